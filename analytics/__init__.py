@@ -1,0 +1,1 @@
+"""The read side: computations over rollups and attempts, judged and reported."""

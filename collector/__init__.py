@@ -1,0 +1,1 @@
+"""The write side: receive OTLP/HTTP, decode, validate, normalise and store attempts."""

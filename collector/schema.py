@@ -1,0 +1,245 @@
+"""The store's tables. The collector owns them; analytics only reads them.
+
+Times are integers: span times in Unix nanoseconds as OTLP sends them, rollup
+minutes in Unix seconds (the start of the minute). Integers compare and bucket the
+same way on SQLite and PostgreSQL and cost nothing to convert in pandas.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Constraint names are fixed so that migrations name the same objects on both databases.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+#: The dimensions a segment is made of, in the order of the DESIGN's ``by`` list.
+SEGMENT_DIMENSIONS = (
+    "fleet",
+    "tier",
+    "task",
+    "model",
+    "model_version",
+    "device_model",
+    "region",
+    "app_version",
+    "node",
+)
+
+#: Fallback reasons of the contract, each counted in its own rollup column.
+FALLBACK_REASONS = ("low_confidence", "error", "timeout", "offline", "thermal", "battery", "oom")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Segment(Base):
+    """One combination of dimension values; rollups refer to it by id."""
+
+    __tablename__ = "segments"
+    __table_args__ = (UniqueConstraint(*SEGMENT_DIMENSIONS, name="uq_segments_dimensions"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    fleet: Mapped[str] = mapped_column(String(128))
+    tier: Mapped[str] = mapped_column(String(16))
+    task: Mapped[str] = mapped_column(String(128))
+    model: Mapped[str] = mapped_column(String(128))
+    model_version: Mapped[str] = mapped_column(String(64))
+    device_model: Mapped[str] = mapped_column(String(128))
+    region: Mapped[str] = mapped_column(String(64))
+    app_version: Mapped[str] = mapped_column(String(64))
+    node: Mapped[str] = mapped_column(String(128))
+
+
+class Attempt(Base):
+    """One ``hybrid.inference`` span: every contract attribute as a typed column."""
+
+    __tablename__ = "attempts"
+
+    trace_id: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
+    span_id: Mapped[bytes] = mapped_column(LargeBinary(8), primary_key=True)
+    parent_span_id: Mapped[bytes | None] = mapped_column(LargeBinary(8))
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"))
+    start_time_unix_nano: Mapped[int] = mapped_column(BigInteger)
+    received_time_unix_nano: Mapped[int] = mapped_column(BigInteger)
+    latency_ms: Mapped[float] = mapped_column(Float)
+    # Who sent it (resource attributes).
+    fleet: Mapped[str] = mapped_column(String(128))
+    service_name: Mapped[str | None] = mapped_column(String(128))
+    app_version: Mapped[str | None] = mapped_column(String(64))
+    device_id: Mapped[str | None] = mapped_column(String(128))
+    device_model: Mapped[str | None] = mapped_column(String(128))
+    os_name: Mapped[str | None] = mapped_column(String(64))
+    os_version: Mapped[str | None] = mapped_column(String(64))
+    region: Mapped[str | None] = mapped_column(String(64))
+    node: Mapped[str | None] = mapped_column(String(128))
+    environment: Mapped[str | None] = mapped_column(String(64))
+    # What ran (span attributes).
+    tier: Mapped[str] = mapped_column(String(16))
+    task: Mapped[str] = mapped_column(String(128))
+    model: Mapped[str | None] = mapped_column(String(128))
+    model_version: Mapped[str | None] = mapped_column(String(64))
+    attempt: Mapped[int | None] = mapped_column(Integer)
+    route_reason: Mapped[str | None] = mapped_column(String(32))
+    fallback: Mapped[bool] = mapped_column(Boolean)
+    fallback_reason: Mapped[str | None] = mapped_column(String(32))
+    confidence: Mapped[float | None] = mapped_column(Float)
+    quality: Mapped[float | None] = mapped_column(Float)
+    shadow: Mapped[bool] = mapped_column(Boolean)
+    privacy: Mapped[str | None] = mapped_column(String(16))
+    privacy_violation: Mapped[bool] = mapped_column(Boolean)
+    network: Mapped[str | None] = mapped_column(String(16))
+    energy_mj: Mapped[float | None] = mapped_column(Float)
+    thermal: Mapped[str | None] = mapped_column(String(16))
+    quantization: Mapped[str | None] = mapped_column(String(16))
+    input_tokens: Mapped[int | None] = mapped_column(BigInteger)
+    output_tokens: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[bool] = mapped_column(Boolean)
+    error_type: Mapped[str | None] = mapped_column(String(128))
+    #: Attributes the operator allow-listed, as a JSON object (text).
+    extra: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_attempts_fleet_start", "fleet", "start_time_unix_nano"),
+        Index("ix_attempts_segment_start", "segment_id", "start_time_unix_nano"),
+        Index("ix_attempts_received", "received_time_unix_nano"),
+    )
+
+
+class Rollup(Base):
+    """Per-minute, per-segment sums of attempts; every column merges by addition.
+
+    Shadow attempts get their own rows (``shadow`` is part of the key) so that
+    evaluation traffic never mixes with served traffic. Histograms are sparse JSON
+    objects ``{"bucket": count}``; see :mod:`collector.buckets`.
+    """
+
+    __tablename__ = "rollups"
+
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"), primary_key=True)
+    minute: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    shadow: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    attempts: Mapped[int] = mapped_column(BigInteger)
+    requests: Mapped[int] = mapped_column(BigInteger)
+    errors: Mapped[int] = mapped_column(BigInteger)
+    fallbacks: Mapped[int] = mapped_column(BigInteger)
+    fallback_low_confidence: Mapped[int] = mapped_column(BigInteger)
+    fallback_error: Mapped[int] = mapped_column(BigInteger)
+    fallback_timeout: Mapped[int] = mapped_column(BigInteger)
+    fallback_offline: Mapped[int] = mapped_column(BigInteger)
+    fallback_thermal: Mapped[int] = mapped_column(BigInteger)
+    fallback_battery: Mapped[int] = mapped_column(BigInteger)
+    fallback_oom: Mapped[int] = mapped_column(BigInteger)
+    fallback_other: Mapped[int] = mapped_column(BigInteger)
+    cloud_escalations: Mapped[int] = mapped_column(BigInteger)
+    sensitive: Mapped[int] = mapped_column(BigInteger)
+    privacy_violations: Mapped[int] = mapped_column(BigInteger)
+    offline: Mapped[int] = mapped_column(BigInteger)
+    thermal_throttled: Mapped[int] = mapped_column(BigInteger)
+    latency_ms_sum: Mapped[float] = mapped_column(Float)
+    confidence_count: Mapped[int] = mapped_column(BigInteger)
+    confidence_sum: Mapped[float] = mapped_column(Float)
+    confidence_sq_sum: Mapped[float] = mapped_column(Float)
+    quality_count: Mapped[int] = mapped_column(BigInteger)
+    quality_sum: Mapped[float] = mapped_column(Float)
+    quality_sq_sum: Mapped[float] = mapped_column(Float)
+    energy_count: Mapped[int] = mapped_column(BigInteger)
+    energy_mj_sum: Mapped[float] = mapped_column(Float)
+    input_tokens_sum: Mapped[int] = mapped_column(BigInteger)
+    output_tokens_sum: Mapped[int] = mapped_column(BigInteger)
+    latency_hist: Mapped[str] = mapped_column(Text)
+    confidence_hist: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_rollups_minute", "minute"),)
+
+
+class Device(Base):
+    """The last known state of one device for one model, for version drift."""
+
+    __tablename__ = "devices"
+
+    fleet: Mapped[str] = mapped_column(String(128), primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    model: Mapped[str] = mapped_column(String(128), primary_key=True)
+    model_version: Mapped[str] = mapped_column(String(64))
+    device_model: Mapped[str] = mapped_column(String(128))
+    app_version: Mapped[str] = mapped_column(String(64))
+    first_seen: Mapped[int] = mapped_column(BigInteger)
+    last_seen: Mapped[int] = mapped_column(BigInteger)
+    #: When the device was first seen on ``model_version`` (Unix seconds).
+    version_since: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_devices_fleet_last_seen", "fleet", "last_seen"),)
+
+
+class IngestStat(Base):
+    """Per-minute, per-fleet counts of what the collector received and did with it."""
+
+    __tablename__ = "ingest_stats"
+
+    fleet: Mapped[str] = mapped_column(String(128), primary_key=True)
+    minute: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    export_requests: Mapped[int] = mapped_column(BigInteger)
+    spans_received: Mapped[int] = mapped_column(BigInteger)
+    attempts_stored: Mapped[int] = mapped_column(BigInteger)
+    duplicates: Mapped[int] = mapped_column(BigInteger)
+    rejected: Mapped[int] = mapped_column(BigInteger)
+    other_spans: Mapped[int] = mapped_column(BigInteger)
+    dropped_attributes: Mapped[int] = mapped_column(BigInteger)
+
+
+class DroppedAttribute(Base):
+    """How often each attribute key was dropped, per fleet (keys only, never values)."""
+
+    __tablename__ = "dropped_attributes"
+
+    fleet: Mapped[str] = mapped_column(String(128), primary_key=True)
+    key: Mapped[str] = mapped_column(String(256), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)
+
+
+class Token(Base):
+    """An API token, stored as the SHA-256 of its text."""
+
+    __tablename__ = "tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    fleet: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+def _table(model: type[Base]) -> Table:
+    return cast(Table, model.__table__)
+
+
+SEGMENTS = _table(Segment)
+ATTEMPTS = _table(Attempt)
+ROLLUPS = _table(Rollup)
+DEVICES = _table(Device)
+INGEST_STATS = _table(IngestStat)
+DROPPED_ATTRIBUTES = _table(DroppedAttribute)
+TOKENS = _table(Token)

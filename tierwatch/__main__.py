@@ -1,0 +1,5 @@
+"""``python -m tierwatch``: the same as the ``tierwatch`` command."""
+
+from tierwatch.cli import main
+
+main()

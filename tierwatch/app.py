@@ -1,0 +1,146 @@
+"""The composition root: build the FastAPI app from settings."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+from fastapi import FastAPI, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy import Engine, text
+
+import tierwatch
+from collector.auth import DEV_PRINCIPAL, Principal, bearer, lookup
+from collector.db import make_engine
+from collector.errors import StoreBusy, Unauthorized
+from collector.normalise import Normaliser
+from collector.receive import Admission, Receiver, build_router
+from collector.retention import expire_attempts
+from collector.store import Store
+from collector.telemetry import CollectorMetrics
+from tierwatch.api import summary
+from tierwatch.migrate import upgrade
+from tierwatch.settings import Settings
+
+log = logging.getLogger(__name__)
+RETENTION_INTERVAL_SECONDS = 600
+
+
+def make_authenticate(engine: Engine, *, dev: bool):
+    """The function that turns an Authorization header into a :class:`Principal`."""
+
+    def authenticate(authorization: str | None) -> Principal:
+        if dev:
+            return DEV_PRINCIPAL
+        token = bearer(authorization)
+        if token is None:
+            raise Unauthorized()
+        try:
+            principal = lookup(engine, token)
+        except Exception as exc:  # the database is down: nothing can be checked
+            raise StoreBusy("cannot check the token: the database is unavailable") from exc
+        if principal is None:
+            raise Unauthorized("unknown or revoked token")
+        # A token for every fleet ("*") reads them all; for ingest it lets the payload decide.
+        if principal.fleet == "*":
+            return Principal(fleet=None, role=principal.role)
+        return principal
+
+    return authenticate
+
+
+def create_app(
+    settings: Settings, *, engine: Engine | None = None, migrate: bool = True
+) -> FastAPI:
+    """The tierwatch server: collector, read API, ``/metrics`` and ``/healthz``."""
+    engine = engine or make_engine(
+        settings.database.url,
+        pool_size=settings.database.pool_size,
+        busy_timeout_ms=settings.database.busy_timeout_ms,
+    )
+    if migrate:
+        upgrade(engine)
+    metrics = CollectorMetrics()
+    privacy = settings.privacy
+    receiver = Receiver(
+        store=Store(engine),
+        normaliser=Normaliser(
+            allowlist=settings.collector.attribute_allowlist,
+            sensitive_allowed_tiers=privacy.allowed_tiers,
+            max_future_skew_seconds=settings.collector.max_future_skew_seconds,
+        ),
+        authenticate=make_authenticate(engine, dev=settings.server.dev),
+        metrics=metrics,
+        admission=Admission(
+            concurrent=settings.collector.max_concurrent_requests,
+            queued=settings.collector.max_queued_requests,
+            timeout=settings.collector.queue_timeout_seconds,
+        ),
+        max_body_bytes=settings.collector.max_body_bytes,
+        retry_after_seconds=settings.collector.retry_after_seconds,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        retention = asyncio.create_task(_retention_loop(engine, settings.collector.retention_days))
+        try:
+            yield
+        finally:
+            retention.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await retention
+            metrics.shutdown()
+
+    app = FastAPI(
+        title="tierwatch",
+        version=tierwatch.__version__,
+        description="Observability and drift monitoring for hybrid device / edge / cloud AI.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.authenticate = receiver.authenticate
+    app.state.metrics = metrics
+    app.include_router(build_router(receiver))
+    app.include_router(summary.router)
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness and database reachability")
+    def healthz() -> Response:
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            log.warning("health check failed: %s", exc)
+            return Response(
+                '{"status":"unavailable"}', status_code=503, media_type="application/json"
+            )
+        return Response('{"status":"ok"}', media_type="application/json")
+
+    @app.get(
+        "/metrics", tags=["operations"], summary="The collector's own metrics (Prometheus text)"
+    )
+    def prometheus_metrics() -> Response:
+        return Response(metrics.prometheus_text(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+async def _retention_loop(engine: Engine, retention_days: int) -> None:
+    """Expire raw attempts now and then; a failure is logged and tried again later."""
+    while True:
+        try:
+            deleted = await anyio.to_thread.run_sync(
+                lambda: expire_attempts(
+                    engine, now_ns=time.time_ns(), retention_days=retention_days
+                )
+            )
+            if deleted:
+                log.info("expired %d attempts older than %d days", deleted, retention_days)
+        except Exception:
+            log.exception("expiring attempts failed; will try again")
+        await asyncio.sleep(RETENTION_INTERVAL_SECONDS)
