@@ -165,10 +165,17 @@ def build_router(receiver: Receiver) -> APIRouter:
         encoding: decode.Encoding = "json"
         status = 200
         try:
+            # The encoding is known first so that even a 401 answers in the sender's encoding.
+            unsupported: IngestError | None = None
+            try:
+                encoding = decode.media_type(content_type)
+            except IngestError as exc:
+                unsupported = exc
             principal = await anyio.to_thread.run_sync(receiver.authenticate, authorization)
             if not principal.may_ingest():
                 raise Forbidden("this token's role may not send traces; use an ingest token")
-            encoding = decode.media_type(content_type)
+            if unsupported is not None:
+                raise unsupported
             gzip = decode.check_content_encoding(content_encoding)
             async with receiver.admission.slot():
                 body = await _read_body(request, receiver.max_body_bytes)
