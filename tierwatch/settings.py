@@ -209,3 +209,34 @@ def _describe(exc: ValidationError) -> str:
         key = ".".join(str(p) for p in error["loc"]) or "(root)"
         lines.append(f"invalid setting {key}: {error['msg']}")
     return "\n".join(lines)
+
+
+def reference() -> str:
+    """The configuration reference in Markdown, generated from the settings' descriptions."""
+    lines = [
+        "# Configuration reference",
+        "",
+        "Generated from `tierwatch/settings.py` by `python -m tierwatch.settings`;",
+        "a test keeps it current.",
+        "",
+        "Precedence, lowest first: defaults, the TOML file (`--config FILE` or",
+        "`TIERWATCH_CONFIG`), environment variables `TIERWATCH_<SECTION>__<KEY>` (for example",
+        "`TIERWATCH_COLLECTOR__MAX_BODY_BYTES=1048576`; the database URL also as",
+        "`TIERWATCH_DATABASE_URL`), then command-line flags.",
+        "",
+    ]
+    for name, field in Settings.model_fields.items():
+        section = field.annotation
+        assert isinstance(section, type) and issubclass(section, BaseModel)
+        lines += [f"## [{name}]", "", (section.__doc__ or "").strip(), ""]
+        lines += ["| key | default | meaning |", "| --- | --- | --- |"]
+        defaults = section()
+        for key, info in section.model_fields.items():
+            default = getattr(defaults, key)
+            lines.append(f"| `{key}` | `{default!r}` | {info.description or ''} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(reference(), end="")

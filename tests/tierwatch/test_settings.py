@@ -1,0 +1,88 @@
+"""Settings: precedence, validation messages, and the generated reference kept current."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tierwatch.settings import SettingsError, load_settings, reference
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_defaults() -> None:
+    settings = load_settings(None)
+    assert settings.database.url == "sqlite:///./tierwatch.db"
+    assert settings.server.port == 4318
+    assert settings.collector.max_body_bytes == 64 * 1024 * 1024
+    assert settings.privacy.allowed_tiers("any") == frozenset({"device"})
+
+
+def test_precedence_defaults_file_environment_flags(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "tw.toml"
+    config.write_text(
+        '[database]\nurl = "sqlite:///file.db"\n[collector]\nretention_days = 7\nmax_queued_requests = 3\n'
+        '[privacy.fleets]\nrobots = ["device", "edge"]\n'
+    )
+    settings = load_settings(config)
+    assert (settings.database.url, settings.collector.retention_days) == ("sqlite:///file.db", 7)
+    assert settings.privacy.allowed_tiers("robots") == frozenset({"device", "edge"})
+    # the environment beats the file
+    monkeypatch.setenv("TIERWATCH_COLLECTOR__RETENTION_DAYS", "9")
+    monkeypatch.setenv("TIERWATCH_DATABASE_URL", "sqlite:///env.db")
+    settings = load_settings(config)
+    assert (settings.database.url, settings.collector.retention_days) == ("sqlite:///env.db", 9)
+    assert settings.collector.max_queued_requests == 3
+    # flags beat the environment
+    settings = load_settings(config, **{"database.url": "sqlite:///flag.db", "server.port": None})
+    assert (settings.database.url, settings.server.port) == ("sqlite:///flag.db", 4318)
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        # a misspelt key is named
+        (
+            "[collector]\nmax_body_byte = 1\n",
+            "invalid setting collector.max_body_byte: Extra inputs are not permitted",
+        ),
+        # a misspelt section is named
+        ("[colector]\nx = 1\n", "invalid setting colector: Extra inputs are not permitted"),
+        # bounds are checked
+        (
+            "[server]\nport = 0\n",
+            "invalid setting server.port: Input should be greater than or equal to 1",
+        ),
+        # tiers in the privacy policy must exist
+        (
+            '[privacy]\nsensitive_allowed_tiers = ["phone"]\n',
+            "invalid setting privacy.sensitive_allowed_tiers: Value error, unknown tier 'phone'; tiers are device, edge, cloud",
+        ),
+    ],
+)
+def test_invalid_settings_name_the_key(tmp_path: Path, toml: str, message: str) -> None:
+    config = tmp_path / "tw.toml"
+    config.write_text(toml)
+    with pytest.raises(SettingsError) as info:
+        load_settings(config)
+    assert str(info.value) == message
+
+
+def test_missing_and_malformed_files(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="does not exist"):
+        load_settings(tmp_path / "nope.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[x")
+    with pytest.raises(SettingsError, match="is not valid TOML"):
+        load_settings(bad)
+
+
+def test_every_setting_is_documented() -> None:
+    # docs/configuration.md is generated; regenerate with `python -m tierwatch.settings`
+    assert (ROOT / "docs" / "configuration.md").read_text() == reference()
+    for line in reference().splitlines():
+        if line.startswith("| `"):
+            assert not line.endswith("|  |"), f"undocumented setting: {line}"
