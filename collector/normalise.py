@@ -62,6 +62,13 @@ SPAN_ATTRIBUTES: dict[str, tuple[str, type]] = {
     "error.type": ("error_type", str),
 }
 
+#: The AnyValue field that carries each contract type without conversion.
+_NATIVE = {str: "string_value", int: "int_value", float: "double_value", bool: "bool_value"}
+#: Span attribute key -> (column, type, AnyValue field): the hot loop's lookup table.
+_SPAN_LOOKUP = {
+    key: (column, kind, _NATIVE[kind]) for key, (column, kind) in SPAN_ATTRIBUTES.items()
+}
+
 _UNSET = object()
 
 
@@ -304,12 +311,23 @@ class Normaliser:
         extra: dict[str, Any] = {}
         for kv in span.attributes:
             key = kv.key
-            spec = SPAN_ATTRIBUTES.get(key)
+            spec = _SPAN_LOOKUP.get(key)
             if spec is not None:
-                value = _value(kv.value)
+                column, kind, native = spec
+                any_value = kv.value
+                if any_value.WhichOneof("value") == native:
+                    # The common case: the sender used the contract's type.
+                    value = getattr(any_value, native)
+                    if kind is str:
+                        value = value[:MAX_STRING]
+                    elif kind is float and not math.isfinite(value):
+                        raise _Invalid(f"{key} must be {_TYPE_NAMES[kind]}")
+                    values[column] = value
+                    continue
+                value = _value(any_value)
                 if value is _UNSET:
-                    raise _Invalid(f"{key} must be {_TYPE_NAMES[spec[1]]}")
-                values[spec[0]] = _coerce(key, value, spec[1])
+                    raise _Invalid(f"{key} must be {_TYPE_NAMES[kind]}")
+                values[column] = _coerce(key, value, kind)
             elif key in self.allowlist:
                 extra[key] = _json_value(kv.value)
             else:

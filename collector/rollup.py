@@ -8,7 +8,7 @@ of its own start time, however late it arrives.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from collector import buckets
@@ -75,16 +75,14 @@ def is_request_start(row: AttemptRow) -> bool:
     return not row.shadow and (row.attempt is None or row.attempt == 1)
 
 
-def build_rollups(
-    rows: Iterable[AttemptRow], segment_ids: Mapping[SegmentKey, int]
-) -> list[dict[str, Any]]:
-    """The rollup rows to add for ``rows``, one per (segment, minute, shadow)."""
+def build_rollups(rows: Sequence[AttemptRow], segment_ids: Sequence[int]) -> list[dict[str, Any]]:
+    """Rollup rows to add for ``rows`` (with segment ids): one per (segment, minute, shadow)."""
     groups: dict[tuple[int, int, bool], dict[str, Any]] = {}
     latency_hists: dict[tuple[int, int, bool], dict[int, int]] = {}
     confidence_hists: dict[tuple[int, int, bool], dict[int, int]] = {}
-    for row in rows:
+    for row, segment_id in zip(rows, segment_ids, strict=True):
         minute = row.start_time_unix_nano // 60_000_000_000 * 60
-        key = (segment_ids[segment_key(row)], minute, row.shadow)
+        key = (segment_id, minute, row.shadow)
         acc = groups.get(key)
         if acc is None:
             acc = dict.fromkeys(SUM_COLUMNS, 0)

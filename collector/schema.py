@@ -18,6 +18,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -77,8 +78,8 @@ class Attempt(Base):
 
     __tablename__ = "attempts"
 
-    trace_id: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
-    span_id: Mapped[bytes] = mapped_column(LargeBinary(8), primary_key=True)
+    trace_id: Mapped[bytes] = mapped_column(LargeBinary(16))
+    span_id: Mapped[bytes] = mapped_column(LargeBinary(8))
     parent_span_id: Mapped[bytes | None] = mapped_column(LargeBinary(8))
     segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"))
     start_time_unix_nano: Mapped[int] = mapped_column(BigInteger)
@@ -120,10 +121,13 @@ class Attempt(Base):
     #: Attributes the operator allow-listed, as a JSON object (text).
     extra: Mapped[str | None] = mapped_column(Text)
 
+    # A span is identified by its start time, trace id and span id: a re-sent span
+    # repeats all three. Leading with the start time keeps the one index the table
+    # has append-mostly (a batch touches a few pages, not one random page per span,
+    # which is what makes a trace-id-first key slow to write), and serves time-range
+    # reads and retention. Analytics reads rollups; raw reads filter by time first.
     __table_args__ = (
-        Index("ix_attempts_fleet_start", "fleet", "start_time_unix_nano"),
-        Index("ix_attempts_segment_start", "segment_id", "start_time_unix_nano"),
-        Index("ix_attempts_received", "received_time_unix_nano"),
+        PrimaryKeyConstraint("start_time_unix_nano", "trace_id", "span_id", name="pk_attempts"),
     )
 
 
@@ -172,6 +176,63 @@ class Rollup(Base):
     confidence_hist: Mapped[str] = mapped_column(Text)
 
     __table_args__ = (Index("ix_rollups_minute", "minute"),)
+
+
+class HourlyRollup(Base):
+    """The minute rollups of one closed hour, added up (written by analytics compaction).
+
+    Same columns as :class:`Rollup` with ``hour`` (Unix seconds, start of the hour)
+    for ``minute``. A day is 24 rows per segment instead of 1,440, so reports over
+    long baselines read little. Hours at or after the ``hourly_rollups`` watermark in
+    ``analytics_state`` are not compacted yet and are read from ``rollups``.
+    """
+
+    __tablename__ = "hourly_rollups"
+
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"), primary_key=True)
+    hour: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    shadow: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    attempts: Mapped[int] = mapped_column(BigInteger)
+    requests: Mapped[int] = mapped_column(BigInteger)
+    errors: Mapped[int] = mapped_column(BigInteger)
+    fallbacks: Mapped[int] = mapped_column(BigInteger)
+    fallback_low_confidence: Mapped[int] = mapped_column(BigInteger)
+    fallback_error: Mapped[int] = mapped_column(BigInteger)
+    fallback_timeout: Mapped[int] = mapped_column(BigInteger)
+    fallback_offline: Mapped[int] = mapped_column(BigInteger)
+    fallback_thermal: Mapped[int] = mapped_column(BigInteger)
+    fallback_battery: Mapped[int] = mapped_column(BigInteger)
+    fallback_oom: Mapped[int] = mapped_column(BigInteger)
+    fallback_other: Mapped[int] = mapped_column(BigInteger)
+    cloud_escalations: Mapped[int] = mapped_column(BigInteger)
+    sensitive: Mapped[int] = mapped_column(BigInteger)
+    privacy_violations: Mapped[int] = mapped_column(BigInteger)
+    offline: Mapped[int] = mapped_column(BigInteger)
+    thermal_throttled: Mapped[int] = mapped_column(BigInteger)
+    latency_ms_sum: Mapped[float] = mapped_column(Float)
+    confidence_count: Mapped[int] = mapped_column(BigInteger)
+    confidence_sum: Mapped[float] = mapped_column(Float)
+    confidence_sq_sum: Mapped[float] = mapped_column(Float)
+    quality_count: Mapped[int] = mapped_column(BigInteger)
+    quality_sum: Mapped[float] = mapped_column(Float)
+    quality_sq_sum: Mapped[float] = mapped_column(Float)
+    energy_count: Mapped[int] = mapped_column(BigInteger)
+    energy_mj_sum: Mapped[float] = mapped_column(Float)
+    input_tokens_sum: Mapped[int] = mapped_column(BigInteger)
+    output_tokens_sum: Mapped[int] = mapped_column(BigInteger)
+    latency_hist: Mapped[str] = mapped_column(Text)
+    confidence_hist: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_hourly_rollups_hour", "hour"),)
+
+
+class AnalyticsState(Base):
+    """Named integers the read side keeps, such as the hourly compaction watermark."""
+
+    __tablename__ = "analytics_state"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
 
 
 class Device(Base):
@@ -239,6 +300,8 @@ def _table(model: type[Base]) -> Table:
 SEGMENTS = _table(Segment)
 ATTEMPTS = _table(Attempt)
 ROLLUPS = _table(Rollup)
+HOURLY_ROLLUPS = _table(HourlyRollup)
+ANALYTICS_STATE = _table(AnalyticsState)
 DEVICES = _table(Device)
 INGEST_STATS = _table(IngestStat)
 DROPPED_ATTRIBUTES = _table(DroppedAttribute)

@@ -9,12 +9,13 @@ counted once, even when two collectors receive it at the same moment.
 from __future__ import annotations
 
 import logging
+import operator
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, case, func, select
+from sqlalchemy import Connection, Engine, case, func, select, tuple_
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -31,7 +32,6 @@ from collector.rollup import (
     segment_values,
 )
 from collector.schema import (
-    ATTEMPTS,
     DEVICES,
     DROPPED_ATTRIBUTES,
     INGEST_STATS,
@@ -43,6 +43,10 @@ from collector.schema import (
 log = logging.getLogger(__name__)
 
 _ATTEMPT_FIELDS = tuple(AttemptRow.__dataclass_fields__)
+_attempt_values = operator.attrgetter(*_ATTEMPT_FIELDS)
+_INSERT_COLUMNS = (*_ATTEMPT_FIELDS, "segment_id", "received_time_unix_nano")
+#: Rows per INSERT statement: 500 x 39 parameters stays under SQLite's 32,766 limit.
+_INSERT_SLICE = 500
 _STAT_COLUMNS = (
     "export_requests",
     "spans_received",
@@ -74,12 +78,7 @@ class Store:
         least = func.min if self._sqlite else func.least
         greatest = func.max if self._sqlite else func.greatest
 
-        attempts = ATTEMPTS
-        self._insert_attempts = (
-            dialect_insert(attempts)
-            .on_conflict_do_nothing(index_elements=["trace_id", "span_id"])
-            .returning(attempts.c.trace_id, attempts.c.span_id)
-        )
+        self._insert_sql_cache: dict[int, str] = {}
 
         rollups = ROLLUPS
         ins = dialect_insert(rollups)
@@ -132,14 +131,16 @@ class Store:
 
     def write(self, batch: Batch, *, received_ns: int) -> WriteResult:
         """Store ``batch`` in one transaction; raise :class:`StoreBusy` if the database cannot."""
-        unique: dict[tuple[bytes, bytes], AttemptRow] = {}
+        unique: dict[tuple[int, bytes, bytes], AttemptRow] = {}
         for row in batch.attempts:
-            unique.setdefault((row.trace_id, row.span_id), row)
-        rows = sorted(unique.values(), key=lambda r: (r.trace_id, r.span_id))
+            unique.setdefault((row.start_time_unix_nano, row.trace_id, row.span_id), row)
+        # Key order is the index order, so concurrent writers lock rows in one order.
+        rows = [unique[key] for key in sorted(unique)]
         for attempt in range(1, _RETRIES + 1):
             try:
-                segment_ids = self._segments({segment_key(r) for r in rows})
-                stored = self._write_once(batch, rows, segment_ids, received_ns)
+                keys = [segment_key(r) for r in rows]
+                known = self._segments(keys)
+                stored = self._write_once(batch, rows, [known[k] for k in keys], received_ns)
                 return WriteResult(stored=stored, duplicates=len(batch.attempts) - stored)
             except (sa_exc.OperationalError, sa_exc.TimeoutError, sa_exc.InterfaceError) as exc:
                 if attempt < _RETRIES and _is_conflict(exc):
@@ -150,18 +151,16 @@ class Store:
         raise AssertionError("unreachable")
 
     def _write_once(
-        self,
-        batch: Batch,
-        rows: list[AttemptRow],
-        segment_ids: dict[SegmentKey, int],
-        received_ns: int,
+        self, batch: Batch, rows: list[AttemptRow], segment_ids: list[int], received_ns: int
     ) -> int:
         with self.engine.connect() as conn:
             conn = conn.execution_options(**{WRITE: True})
             with conn.begin():
-                new_rows = self._insert_attempts_returning_new(conn, rows, segment_ids, received_ns)
+                new_rows, new_ids = self._insert_attempts_returning_new(
+                    conn, rows, segment_ids, received_ns
+                )
                 if new_rows:
-                    conn.execute(self._upsert_rollups, build_rollups(new_rows, segment_ids))
+                    conn.execute(self._upsert_rollups, build_rollups(new_rows, new_ids))
                     devices = build_devices(new_rows)
                     if devices:
                         conn.execute(self._upsert_devices, devices)
@@ -169,22 +168,50 @@ class Store:
         return len(new_rows)
 
     def _insert_attempts_returning_new(
-        self,
-        conn: Connection,
-        rows: list[AttemptRow],
-        segment_ids: dict[SegmentKey, int],
-        received_ns: int,
-    ) -> list[AttemptRow]:
+        self, conn: Connection, rows: list[AttemptRow], segment_ids: list[int], received_ns: int
+    ) -> tuple[list[AttemptRow], list[int]]:
+        """Insert ``rows``; return the ones that were new, with their segment ids."""
         if not rows:
-            return []
-        params = []
-        for row in rows:
-            values = {name: getattr(row, name) for name in _ATTEMPT_FIELDS}
-            values["segment_id"] = segment_ids[segment_key(row)]
-            values["received_time_unix_nano"] = received_ns
-            params.append(values)
-        inserted = {(bytes(t), bytes(s)) for t, s in conn.execute(self._insert_attempts, params)}
-        return [row for row in rows if (row.trace_id, row.span_id) in inserted]
+            return [], []
+        inserted: set[tuple[bytes, bytes]] = set()
+        # The hot path: one multi-row INSERT per slice on the driver's own cursor, with
+        # parameters as one flat tuple; RETURNING names the rows that were not duplicates.
+        cursor = conn.connection.cursor()
+        try:
+            for offset in range(0, len(rows), _INSERT_SLICE):
+                chunk = rows[offset : offset + _INSERT_SLICE]
+                ids = segment_ids[offset : offset + _INSERT_SLICE]
+                params: list[Any] = []
+                for row, segment_id in zip(chunk, ids, strict=True):
+                    params.extend(_attempt_values(row))
+                    params.append(segment_id)
+                    params.append(received_ns)
+                cursor.execute(self._insert_sql(len(chunk)), tuple(params))
+                inserted.update((bytes(t), bytes(s)) for t, s in cursor.fetchall())
+        finally:
+            cursor.close()
+        if len(inserted) == len(rows):
+            return rows, segment_ids
+        new = [
+            (row, segment_id)
+            for row, segment_id in zip(rows, segment_ids, strict=True)
+            if (row.trace_id, row.span_id) in inserted
+        ]
+        return [row for row, _ in new], [segment_id for _, segment_id in new]
+
+    def _insert_sql(self, count: int) -> str:
+        sql = self._insert_sql_cache.get(count)
+        if sql is None:
+            mark = "?" if self._sqlite else "%s"
+            one = "(" + ",".join([mark] * len(_INSERT_COLUMNS)) + ")"
+            columns = ",".join(_INSERT_COLUMNS)
+            sql = (
+                f"INSERT INTO attempts ({columns}) VALUES {','.join([one] * count)} "
+                "ON CONFLICT (start_time_unix_nano, trace_id, span_id) DO NOTHING "
+                "RETURNING trace_id, span_id"
+            )
+            self._insert_sql_cache[count] = sql
+        return sql
 
     def _count(
         self, conn: Connection, batch: Batch, new_rows: list[AttemptRow], received_ns: int
@@ -228,18 +255,18 @@ class Store:
         """Ids for segment keys, creating the missing segments in their own transaction."""
         missing = sorted(k for k in keys if k not in self._segment_ids)
         if missing:
-            table = SEGMENTS
+            columns = [SEGMENTS.c[d] for d in SEGMENT_DIMENSIONS]
             with self.engine.connect() as conn:
                 conn = conn.execution_options(**{WRITE: True})
                 with conn.begin():
                     conn.execute(self._insert_segments, [segment_values(k) for k in missing])
-                    for key in missing:
-                        condition = and_(
-                            *(table.c[d] == v for d, v in zip(SEGMENT_DIMENSIONS, key, strict=True))
+                    for offset in range(0, len(missing), 100):
+                        wanted = missing[offset : offset + 100]
+                        found = conn.execute(
+                            select(SEGMENTS.c.id, *columns).where(tuple_(*columns).in_(wanted))
                         )
-                        self._segment_ids[key] = conn.execute(
-                            select(table.c.id).where(condition)
-                        ).scalar_one()
+                        for id_, *dims in found:
+                            self._segment_ids[tuple(dims)] = id_
         return self._segment_ids
 
 

@@ -12,21 +12,20 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
+from analytics.config import AnalyticsSettings
+from tierwatch.section import Section
+
+__all__ = ["AnalyticsSettings", "Section", "Settings", "SettingsError", "load_settings"]
+
 TIERS = ("device", "edge", "cloud")
 DEFAULT_DATABASE_URL = "sqlite:///./tierwatch.db"
-
-
-class Section(BaseModel):
-    """A settings section: unknown keys are errors so that typos are caught at start-up."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 class DatabaseSettings(Section):
@@ -144,6 +143,7 @@ class Settings(BaseSettings):
     server: ServerSettings = Field(default_factory=ServerSettings)
     collector: CollectorSettings = Field(default_factory=CollectorSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -153,16 +153,10 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["segment_id"], ["segments.id"], name=op.f("fk_attempts_segment_id_segments")
         ),
-        sa.PrimaryKeyConstraint("trace_id", "span_id", name=op.f("pk_attempts")),
+        sa.PrimaryKeyConstraint(
+            "start_time_unix_nano", "trace_id", "span_id", name=op.f("pk_attempts")
+        ),
     )
-    with op.batch_alter_table("attempts", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_attempts_fleet_start", ["fleet", "start_time_unix_nano"], unique=False
-        )
-        batch_op.create_index("ix_attempts_received", ["received_time_unix_nano"], unique=False)
-        batch_op.create_index(
-            "ix_attempts_segment_start", ["segment_id", "start_time_unix_nano"], unique=False
-        )
 
     op.create_table(
         "rollups",
@@ -217,11 +211,6 @@ def downgrade() -> None:
         batch_op.drop_index("ix_rollups_minute")
 
     op.drop_table("rollups")
-    with op.batch_alter_table("attempts", schema=None) as batch_op:
-        batch_op.drop_index("ix_attempts_segment_start")
-        batch_op.drop_index("ix_attempts_received")
-        batch_op.drop_index("ix_attempts_fleet_start")
-
     op.drop_table("attempts")
     op.drop_table("tokens")
     op.drop_table("segments")
