@@ -70,6 +70,10 @@ _SPAN_LOOKUP = {
 }
 
 _UNSET = object()
+_ZERO_TRACE_ID = bytes(16)
+_ZERO_SPAN_ID = bytes(8)
+#: Every span attribute column, unset: copied per span, then filled in.
+_NO_VALUES: dict[str, Any] = dict.fromkeys(column for column, _ in SPAN_ATTRIBUTES.values())
 
 
 @dataclass(slots=True)
@@ -303,11 +307,11 @@ class Normaliser:
     ) -> AttemptRow:
         trace_id = span.trace_id
         span_id = span.span_id
-        if len(trace_id) != 16 or trace_id == bytes(16):
+        if len(trace_id) != 16 or trace_id == _ZERO_TRACE_ID:
             raise _Invalid("invalid trace_id (must be 16 bytes, not all zero)")
-        if len(span_id) != 8 or span_id == bytes(8):
+        if len(span_id) != 8 or span_id == _ZERO_SPAN_ID:
             raise _Invalid("invalid span_id (must be 8 bytes, not all zero)")
-        values: dict[str, Any] = {}
+        values = _NO_VALUES.copy()
         extra: dict[str, Any] = {}
         for kv in span.attributes:
             key = kv.key
@@ -332,20 +336,22 @@ class Normaliser:
                 extra[key] = _json_value(kv.value)
             else:
                 dropped[key] += 1
-        for event in span.events:
-            dropped["(span event)"] += 1
-            for kv in event.attributes:
-                dropped[kv.key] += 1
-        for link in span.links:
-            for kv in link.attributes:
-                dropped[kv.key] += 1
+        if span.events:
+            for event in span.events:
+                dropped["(span event)"] += 1
+                for kv in event.attributes:
+                    dropped[kv.key] += 1
+        if span.links:
+            for link in span.links:
+                for kv in link.attributes:
+                    dropped[kv.key] += 1
 
-        tier = values.get("tier")
+        tier = values["tier"]
         if not tier:
             raise _Invalid("missing hybrid.tier")
         if tier not in TIERS:
             raise _Invalid("unknown hybrid.tier (must be device, edge or cloud)")
-        task = values.get("task")
+        task = values["task"]
         if not task:
             raise _Invalid("missing hybrid.task")
         start = span.start_time_unix_nano
@@ -356,66 +362,70 @@ class Normaliser:
             raise _Invalid("negative duration (end before start)")
         if start > latest_start:
             raise _Invalid("timestamp in the future")
-        confidence = values.get("confidence")
+        confidence = values["confidence"]
         if confidence is not None and not 0.0 <= confidence <= 1.0:
             raise _Invalid("hybrid.confidence outside 0..1")
-        quality = values.get("quality")
+        quality = values["quality"]
         if quality is not None and not 0.0 <= quality <= 1.0:
             raise _Invalid("hybrid.quality outside 0..1")
-        energy = values.get("energy_mj")
+        energy = values["energy_mj"]
         if energy is not None and energy < 0:
             raise _Invalid("negative hybrid.energy_mj")
-        attempt = values.get("attempt")
+        attempt = values["attempt"]
         if attempt is not None and attempt < 1:
             raise _Invalid("hybrid.attempt must be 1 or more")
-        for tokens in ("input_tokens", "output_tokens"):
-            count = values.get(tokens)
-            if count is not None and count < 0:
-                raise _Invalid(f"negative gen_ai.usage.{tokens}")
+        input_tokens = values["input_tokens"]
+        if input_tokens is not None and input_tokens < 0:
+            raise _Invalid("negative gen_ai.usage.input_tokens")
+        output_tokens = values["output_tokens"]
+        if output_tokens is not None and output_tokens < 0:
+            raise _Invalid("negative gen_ai.usage.output_tokens")
 
-        privacy = values.get("privacy")
+        privacy = values["privacy"]
         # The contract marks failures with status ERROR; error.type alone also means failed.
-        error = span.status.code == STATUS_CODE_ERROR or bool(values.get("error_type"))
+        error_type = values["error_type"]
+        error = span.status.code == STATUS_CODE_ERROR or bool(error_type)
         if extra or resource_extra:
             extra = {**resource_extra, **extra}
+        # Positional, in field order: this runs once per span.
         return AttemptRow(
-            trace_id=trace_id,
-            span_id=span_id,
-            parent_span_id=span.parent_span_id or None,
-            start_time_unix_nano=start,
-            latency_ms=(end - start) / 1e6,
-            fleet=fleet,
-            tier=tier,
-            task=task,
-            model=values.get("model") or values.get("gen_ai_model"),
-            model_version=values.get("model_version"),
-            attempt=attempt,
-            route_reason=values.get("route_reason"),
-            fallback=bool(values.get("fallback")),
-            fallback_reason=values.get("fallback_reason"),
-            confidence=confidence,
-            quality=quality,
-            shadow=bool(values.get("shadow")),
-            privacy=privacy,
-            privacy_violation=privacy == "sensitive" and tier not in allowed_tiers,
-            network=values.get("network"),
-            energy_mj=energy,
-            thermal=values.get("thermal"),
-            quantization=values.get("quantization"),
-            input_tokens=values.get("input_tokens"),
-            output_tokens=values.get("output_tokens"),
-            error=error,
-            error_type=values.get("error_type"),
-            service_name=resource["service_name"],
-            app_version=resource["app_version"],
-            device_id=resource["device_id"],
-            device_model=resource["device_model"],
-            os_name=resource["os_name"],
-            os_version=resource["os_version"],
-            region=resource["region"],
-            node=resource["node"],
-            environment=resource["environment"],
-            extra=json.dumps(extra, sort_keys=True) if extra else None,
+            trace_id,
+            span_id,
+            span.parent_span_id or None,
+            start,
+            (end - start) / 1e6,
+            fleet,
+            tier,
+            task,
+            values["model"] or values["gen_ai_model"],
+            values["model_version"],
+            attempt,
+            values["route_reason"],
+            bool(values["fallback"]),
+            values["fallback_reason"],
+            confidence,
+            quality,
+            bool(values["shadow"]),
+            privacy,
+            privacy == "sensitive" and tier not in allowed_tiers,
+            values["network"],
+            energy,
+            values["thermal"],
+            values["quantization"],
+            input_tokens,
+            output_tokens,
+            error,
+            error_type,
+            resource["service_name"],
+            resource["app_version"],
+            resource["device_id"],
+            resource["device_model"],
+            resource["os_name"],
+            resource["os_version"],
+            resource["region"],
+            resource["node"],
+            resource["environment"],
+            json.dumps(extra, sort_keys=True) if extra else None,
         )
 
 

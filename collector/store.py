@@ -8,10 +8,13 @@ counted once, even when two collectors receive it at the same moment.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import operator
+import threading
 import time
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +76,12 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sqlite = is_sqlite(engine)
+        # SQLite has one writer at a time. Threads of this process queue on a lock
+        # (woken the moment it frees) rather than in SQLite's busy handler, which
+        # sleeps in steps of up to 100 ms; other processes still meet busy_timeout.
+        self._write_lock: AbstractContextManager[Any] = (
+            threading.Lock() if self._sqlite else contextlib.nullcontext()
+        )
         self._segment_ids: dict[SegmentKey, int] = {}
         dialect_insert = sqlite.insert if self._sqlite else postgresql.insert
         least = func.min if self._sqlite else func.least
@@ -153,7 +162,7 @@ class Store:
     def _write_once(
         self, batch: Batch, rows: list[AttemptRow], segment_ids: list[int], received_ns: int
     ) -> int:
-        with self.engine.connect() as conn:
+        with self._write_lock, self.engine.connect() as conn:
             conn = conn.execution_options(**{WRITE: True})
             with conn.begin():
                 new_rows, new_ids = self._insert_attempts_returning_new(
@@ -256,7 +265,7 @@ class Store:
         missing = sorted(k for k in keys if k not in self._segment_ids)
         if missing:
             columns = [SEGMENTS.c[d] for d in SEGMENT_DIMENSIONS]
-            with self.engine.connect() as conn:
+            with self._write_lock, self.engine.connect() as conn:
                 conn = conn.execution_options(**{WRITE: True})
                 with conn.begin():
                     conn.execute(self._insert_segments, [segment_values(k) for k in missing])

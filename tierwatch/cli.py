@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any
 
 import click
 
+from simulator.cli import simulate
 from tierwatch.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("tierwatch")
@@ -48,9 +50,17 @@ def main(ctx: click.Context, config: str | None) -> None:
 @click.option(
     "--dev", is_flag=True, default=None, help="No authentication; bind to 127.0.0.1 only."
 )
+@click.option(
+    "--workers", metavar="N", type=int, help="Server processes sharing the port (default 1)."
+)
 @click.pass_context
 def serve(
-    ctx: click.Context, host: str | None, port: int | None, db: str | None, dev: bool | None
+    ctx: click.Context,
+    host: str | None,
+    port: int | None,
+    db: str | None,
+    dev: bool | None,
+    workers: int | None,
 ) -> None:
     """Run the server: collector, read API, metrics; creates or upgrades the schema first.
 
@@ -60,10 +70,19 @@ def serve(
     """
     import uvicorn
 
-    from tierwatch.app import create_app
+    from collector.db import make_engine
+    from tierwatch.app import SETTINGS_ENV, create_app
+    from tierwatch.migrate import upgrade
 
     settings = _settings(
-        ctx, **{"server.host": host, "server.port": port, "server.dev": dev, "database.url": db}
+        ctx,
+        **{
+            "server.host": host,
+            "server.port": port,
+            "server.dev": dev,
+            "server.workers": workers,
+            "database.url": db,
+        },
     )
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -75,9 +94,29 @@ def serve(
         else:
             log.warning("--dev: authentication is OFF; listening on 127.0.0.1 only")
         bind = "127.0.0.1"
-    app = create_app(settings)
     log.info("tierwatch %s listening on http://%s:%d", _version(), bind, settings.server.port)
-    uvicorn.run(app, host=bind, port=settings.server.port, log_level="warning", access_log=False)
+    if settings.server.workers == 1:
+        app = create_app(settings)
+        uvicorn.run(
+            app, host=bind, port=settings.server.port, log_level="warning", access_log=False
+        )
+        return
+    # Several processes: migrate once here, then each worker builds its own app.
+    engine = make_engine(settings.database.url, pool_size=1)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    os.environ[SETTINGS_ENV] = settings.model_dump_json()
+    uvicorn.run(
+        "tierwatch.app:app_from_environment",
+        factory=True,
+        workers=settings.server.workers,
+        host=bind,
+        port=settings.server.port,
+        log_level="warning",
+        access_log=False,
+    )
 
 
 @main.group()
@@ -105,6 +144,112 @@ def db_upgrade(ctx: click.Context, db: str | None) -> None:
     finally:
         engine.dispose()
     click.echo(f"schema is at the newest migration on {_redacted(settings.database.url)}")
+
+
+@main.command()
+@click.option("--window", metavar="DURATION", help="The period judged (default 1h).")
+@click.option("--baseline", metavar="DURATION", help="The period before it (default 24h).")
+@click.option("--end", metavar="TIME", help="End of the window, ISO 8601 (default: now).")
+@click.option(
+    "--by",
+    metavar="DIMS",
+    help="Comma-separated dimensions (default fleet,tier,task): "
+    "fleet, tier, task, model, model_version, device_model, region, app_version, node.",
+)
+@click.option("--fleet", metavar="FLEET", help="Only this fleet.")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON of /api/v1/health.")
+@_db_option
+@click.pass_context
+def report(
+    ctx: click.Context,
+    window: str | None,
+    baseline: str | None,
+    end: str | None,
+    by: str | None,
+    fleet: str | None,
+    as_json: bool,
+    db: str | None,
+) -> None:
+    """Judge every segment: statuses and findings, window against baseline.
+
+    Exits 0 even when segments are degraded; use --json for scripts.
+
+    \b
+    Example:
+      tierwatch report --window 1h --baseline 24h --by tier,device_model
+    """
+    import json
+    from datetime import UTC, datetime
+
+    from analytics.durations import parse_duration, parse_time
+    from analytics.health import health_report
+    from analytics.text import render_report
+    from collector.db import make_engine
+    from collector.schema import SEGMENT_DIMENSIONS
+
+    settings = _settings(ctx, **{"database.url": db})
+    analytics = settings.analytics
+    try:
+        window_td = parse_duration(window or analytics.default_window)
+        baseline_td = parse_duration(baseline or analytics.default_baseline)
+        end_dt = parse_time(end) if end else datetime.now(UTC)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    dims = [d.strip() for d in by.split(",") if d.strip()] if by else analytics.default_by
+    unknown = [d for d in dims if d not in SEGMENT_DIMENSIONS]
+    if unknown:
+        raise click.BadParameter(
+            f"unknown dimension {unknown[0]!r}; use {', '.join(SEGMENT_DIMENSIONS)}",
+            param_hint="--by",
+        )
+    engine = make_engine(settings.database.url, pool_size=1)
+    try:
+        with engine.connect() as conn:
+            result = health_report(
+                conn,
+                end=end_dt,
+                window=window_td,
+                baseline=baseline_td,
+                by=dims,
+                fleet=fleet,
+                settings=analytics,
+                privacy=settings.privacy,
+            )
+    finally:
+        engine.dispose()
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        click.echo(render_report(result), nl=False)
+
+
+@db.command("compact")
+@_db_option
+@click.pass_context
+def db_compact(ctx: click.Context, db: str | None) -> None:
+    """Fold closed hours of minute rollups into hourly rollups (the server does it on its own).
+
+    \b
+    Example:
+      tierwatch db compact --db sqlite:///./tierwatch.db
+    """
+    import time
+
+    from analytics.compaction import compact
+    from collector.db import make_engine
+
+    settings = _settings(ctx, **{"database.url": db})
+    engine = make_engine(settings.database.url, pool_size=1)
+    try:
+        hours = compact(
+            engine,
+            now=int(time.time()),
+            grace_seconds=settings.analytics.compaction_grace_seconds,
+            recheck_hours=settings.analytics.compaction_recheck_hours,
+        )
+    finally:
+        engine.dispose()
+    click.echo(f"compacted {hours} hour{'s' if hours != 1 else ''} of rollups")
 
 
 @main.group()
@@ -156,6 +301,10 @@ def _redacted(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+# The simulator lives in its own package; its command is registered here.
+main.add_command(simulate)
 
 
 if __name__ == "__main__":  # pragma: no cover

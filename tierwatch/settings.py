@@ -53,6 +53,12 @@ class ServerSettings(Section):
     dev: bool = Field(
         default=False, description="Turn authentication off and bind to 127.0.0.1 only."
     )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Server processes sharing the port (the collector is stateless).",
+    )
     public_url: str = Field(default="", description="Base URL used in links sent to operators.")
 
 
