@@ -144,6 +144,21 @@ def build_router(receiver: Receiver) -> APIRouter:
             "contract are reported in `partial_success`."
         ),
         response_class=Response,
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/x-protobuf": {"schema": {"type": "string", "format": "binary"}},
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "description": "ExportTraceServiceRequest in the OTLP JSON encoding",
+                            "properties": {"resourceSpans": {"type": "array", "items": {"type": "object"}}},
+                        }
+                    },
+                },
+            }
+        },
         responses={
             200: {"description": "Stored (ExportTraceServiceResponse)"},
             400: {"description": "Undecodable body (google.rpc.Status)"},

@@ -29,6 +29,7 @@ class CollectorMetrics:
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         environ = os.environ if environ is None else environ
         self.registry = CollectorRegistry()
+        self._shut_down = False
         readers: list[MetricReader] = [PrometheusMetricReader(registry=self.registry)]
         if any(environ.get(name) for name in _OTLP_VARIABLES):
             from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
@@ -100,4 +101,7 @@ class CollectorMetrics:
         return generate_latest(self.registry)
 
     def shutdown(self) -> None:
-        self.provider.shutdown()
+        """Flush and stop the exporters; later calls do nothing."""
+        if not self._shut_down:
+            self._shut_down = True
+            self.provider.shutdown()
