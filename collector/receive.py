@@ -153,7 +153,9 @@ def build_router(receiver: Receiver) -> APIRouter:
                         "schema": {
                             "type": "object",
                             "description": "ExportTraceServiceRequest in the OTLP JSON encoding",
-                            "properties": {"resourceSpans": {"type": "array", "items": {"type": "object"}}},
+                            "properties": {
+                                "resourceSpans": {"type": "array", "items": {"type": "object"}}
+                            },
                         }
                     },
                 },

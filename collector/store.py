@@ -18,6 +18,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, Engine, case, func, select, tuple_
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
@@ -35,6 +36,7 @@ from collector.rollup import (
     segment_values,
 )
 from collector.schema import (
+    ATTEMPTS,
     DEVICES,
     DROPPED_ATTRIBUTES,
     INGEST_STATS,
@@ -50,6 +52,37 @@ _attempt_values = operator.attrgetter(*_ATTEMPT_FIELDS)
 _INSERT_COLUMNS = (*_ATTEMPT_FIELDS, "segment_id", "received_time_unix_nano")
 #: Rows per INSERT statement: 500 x 39 parameters stays under SQLite's 32,766 limit.
 _INSERT_SLICE = 500
+_PG_TYPES = {
+    "LargeBinary": "bytea",
+    "BigInteger": "int8",
+    "Integer": "int4",
+    "Float": "float8",
+    "String": "text",
+    "Text": "text",
+    "Boolean": "bool",
+}
+_PG_COLUMN_TYPES = [_PG_TYPES[type(ATTEMPTS.c[c].type).__name__] for c in _INSERT_COLUMNS]
+_PG_STAGING = (
+    "CREATE TEMPORARY TABLE IF NOT EXISTS attempts_staging "
+    "(LIKE attempts INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+)
+_PG_FROM_STAGING = (
+    f"INSERT INTO attempts ({','.join(_INSERT_COLUMNS)}) "
+    f"SELECT {','.join(_INSERT_COLUMNS)} FROM attempts_staging "
+    "ON CONFLICT (start_time_unix_nano, trace_id, span_id) DO NOTHING RETURNING trace_id, span_id"
+)
+
+
+def _copy(cursor: Any, table: str, values: list[tuple[Any, ...]]) -> None:
+    """Binary COPY of attempt rows into ``table``."""
+    with cursor.copy(
+        f"COPY {table} ({','.join(_INSERT_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+    ) as copy:
+        copy.set_types(_PG_COLUMN_TYPES)
+        for row in values:
+            copy.write_row(row)
+
+
 _STAT_COLUMNS = (
     "export_requests",
     "spans_received",
@@ -182,9 +215,25 @@ class Store:
         """Insert ``rows``; return the ones that were new, with their segment ids."""
         if not rows:
             return [], []
+        if self._sqlite:
+            inserted = self._insert_sqlite(conn, rows, segment_ids, received_ns)
+        else:
+            inserted = self._insert_postgres(conn, rows, segment_ids, received_ns)
+        if len(inserted) == len(rows):
+            return rows, segment_ids
+        new = [
+            (row, segment_id)
+            for row, segment_id in zip(rows, segment_ids, strict=True)
+            if (row.trace_id, row.span_id) in inserted
+        ]
+        return [row for row, _ in new], [segment_id for _, segment_id in new]
+
+    def _insert_sqlite(
+        self, conn: Connection, rows: list[AttemptRow], segment_ids: list[int], received_ns: int
+    ) -> set[tuple[bytes, bytes]]:
+        """One multi-row INSERT per slice on the driver's cursor, parameters as one flat
+        tuple; RETURNING names the rows that were not duplicates."""
         inserted: set[tuple[bytes, bytes]] = set()
-        # The hot path: one multi-row INSERT per slice on the driver's own cursor, with
-        # parameters as one flat tuple; RETURNING names the rows that were not duplicates.
         cursor = conn.connection.cursor()
         try:
             for offset in range(0, len(rows), _INSERT_SLICE):
@@ -196,23 +245,40 @@ class Store:
                     params.append(segment_id)
                     params.append(received_ns)
                 cursor.execute(self._insert_sql(len(chunk)), tuple(params))
-                inserted.update((bytes(t), bytes(s)) for t, s in cursor.fetchall())
+                inserted.update((t, s) for t, s in cursor.fetchall())
         finally:
             cursor.close()
-        if len(inserted) == len(rows):
-            return rows, segment_ids
-        new = [
-            (row, segment_id)
-            for row, segment_id in zip(rows, segment_ids, strict=True)
-            if (row.trace_id, row.span_id) in inserted
+        return inserted
+
+    def _insert_postgres(
+        self, conn: Connection, rows: list[AttemptRow], segment_ids: list[int], received_ns: int
+    ) -> set[tuple[bytes, bytes]]:
+        """Binary COPY straight into ``attempts``; if any row is already there, COPY
+        into a staging table instead and keep only the rows that are new."""
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        values = [
+            (*_attempt_values(r), i, received_ns) for r, i in zip(rows, segment_ids, strict=True)
         ]
-        return [row for row, _ in new], [segment_id for _, segment_id in new]
+        savepoint = conn.begin_nested()
+        try:
+            with driver.cursor() as cursor:
+                _copy(cursor, "attempts", values)
+            savepoint.commit()
+            return {(r.trace_id, r.span_id) for r in rows}
+        except psycopg.errors.UniqueViolation:
+            # Re-sent spans: rare, so they take the slower path that skips them.
+            savepoint.rollback()
+        with driver.cursor() as cursor:
+            cursor.execute(_PG_STAGING)
+            _copy(cursor, "attempts_staging", values)
+            cursor.execute(_PG_FROM_STAGING)
+            return {(bytes(t), bytes(s)) for t, s in cursor.fetchall()}
 
     def _insert_sql(self, count: int) -> str:
         sql = self._insert_sql_cache.get(count)
         if sql is None:
-            mark = "?" if self._sqlite else "%s"
-            one = "(" + ",".join([mark] * len(_INSERT_COLUMNS)) + ")"
+            one = "(" + ",".join(["?"] * len(_INSERT_COLUMNS)) + ")"
             columns = ",".join(_INSERT_COLUMNS)
             sql = (
                 f"INSERT INTO attempts ({columns}) VALUES {','.join([one] * count)} "

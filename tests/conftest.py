@@ -72,8 +72,16 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     schema = f"t_{uuid.uuid4().hex[:12]}"
     with admin.connect() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    yield f"{POSTGRES_URL}?options={quote(f'-csearch_path={schema}')}"
+    # The application name tags this test's connections, so teardown can end any that
+    # a background thread still holds before it drops the schema.
+    yield f"{POSTGRES_URL}?options={quote(f'-csearch_path={schema}')}&application_name={schema}"
     with admin.connect() as conn:
+        conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = :name"
+            ),
+            {"name": schema},
+        )
         conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
