@@ -7,6 +7,7 @@ Every value has a documented default; a configuration file overrides them under
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
@@ -45,6 +46,10 @@ class MetricThreshold(Section):
         ge=0,
         description="Smallest absolute change that counts (rates as fractions, latency in ms).",
     )
+
+    def __repr__(self) -> str:
+        # The configuration reference shows defaults with repr: keep them TOML-like.
+        return repr(self.model_dump())
 
     @model_validator(mode="after")
     def _ordered(self) -> MetricThreshold:
@@ -130,12 +135,15 @@ class AnalyticsSettings(Section):
     )
     thresholds: dict[str, MetricThreshold] = Field(
         default_factory=_default_thresholds,
-        description="Practical-significance thresholds per tested metric: "
+        description="Practical-significance thresholds per tested metric ("
         + ", ".join(TESTED_METRICS)
-        + ".",
+        + "), each with warn, degraded (relative changes) and min_absolute; "
+        "e.g. [analytics.thresholds.latency] warn = 0.15 (keys not given keep their defaults).",
     )
     fleets: dict[str, FleetAnalyticsSettings] = Field(
-        default_factory=dict, description="Per-fleet overrides, keyed by fleet."
+        default_factory=dict,
+        description="Per-fleet overrides of min_attempts, min_baseline_attempts, min_values and "
+        "thresholds, e.g. [analytics.fleets.robots-eu] min_attempts = 500.",
     )
     canary: bool = Field(
         default=True,
@@ -185,6 +193,20 @@ class AnalyticsSettings(Section):
 
     _metrics = field_validator("thresholds")(_check_metrics)
 
+    @field_validator("thresholds", mode="before")
+    @classmethod
+    def _merge_defaults(cls, value: Any) -> Any:
+        # A table for one metric changes only the keys it names; other metrics keep theirs.
+        if not isinstance(value, dict):
+            return value
+        merged: dict[str, Any] = {k: v.model_dump() for k, v in _default_thresholds().items()}
+        for metric, given in value.items():
+            if isinstance(given, dict) and metric in merged:
+                merged[metric] = {**merged[metric], **given}
+            else:
+                merged[metric] = given
+        return merged
+
     @field_validator("default_window", "default_baseline")
     @classmethod
     def _duration(cls, value: str) -> str:
@@ -212,7 +234,11 @@ class AnalyticsSettings(Section):
                 min_values=self.min_values,
                 thresholds=thresholds,
             )
-        thresholds.update(override.thresholds)
+        for metric, given in override.thresholds.items():
+            # Only the keys the fleet sets change; the rest keep the report-wide values.
+            thresholds[metric] = thresholds[metric].model_copy(
+                update={key: getattr(given, key) for key in given.model_fields_set}
+            )
         return Rules(
             min_attempts=override.min_attempts or self.min_attempts,
             min_baseline_attempts=override.min_baseline_attempts or self.min_baseline_attempts,

@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import Engine, text
 
 import tierwatch
+from analytics.compaction import compact
 from collector.auth import DEV_PRINCIPAL, Principal, bearer, lookup
 from collector.db import make_engine
 from collector.errors import StoreBusy, Unauthorized
@@ -23,7 +24,7 @@ from collector.receive import Admission, Receiver, build_router
 from collector.retention import expire_attempts
 from collector.store import Store
 from collector.telemetry import CollectorMetrics
-from tierwatch.api import summary
+from tierwatch.api import health, summary, tiers, timeseries, versions
 from tierwatch.migrate import upgrade
 from tierwatch.settings import Settings
 
@@ -88,12 +89,14 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         retention = asyncio.create_task(_retention_loop(engine, settings.collector.retention_days))
+        compaction = asyncio.create_task(_compaction_loop(engine, settings))
         try:
             yield
         finally:
-            retention.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await retention
+            for task in (retention, compaction):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             metrics.shutdown()
 
     app = FastAPI(
@@ -108,6 +111,8 @@ def create_app(
     app.state.metrics = metrics
     app.include_router(build_router(receiver))
     app.include_router(summary.router)
+    for router in (health.router, tiers.router, versions.router, timeseries.router):
+        app.include_router(router)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and database reachability")
     def healthz() -> Response:
@@ -144,3 +149,39 @@ async def _retention_loop(engine: Engine, retention_days: int) -> None:
         except Exception:
             log.exception("expiring attempts failed; will try again")
         await asyncio.sleep(RETENTION_INTERVAL_SECONDS)
+
+
+async def _compaction_loop(engine: Engine, settings: Settings) -> None:
+    """Fold closed hours into hourly rollups now and then (reports read less); 0 turns it off."""
+    analytics = settings.analytics
+    if analytics.compaction_interval_seconds <= 0:
+        return
+    while True:
+        # Wait first: start-up (and migrations) should not compete with a compaction pass.
+        await asyncio.sleep(analytics.compaction_interval_seconds)
+        try:
+            await anyio.to_thread.run_sync(
+                lambda: compact(
+                    engine,
+                    now=int(time.time()),
+                    grace_seconds=analytics.compaction_grace_seconds,
+                    recheck_hours=analytics.compaction_recheck_hours,
+                )
+            )
+        except Exception:
+            log.exception("compacting rollups failed; will try again")
+
+
+#: Environment variable through which ``serve --workers N`` hands settings to each worker.
+SETTINGS_ENV = "TIERWATCH_SERVE_SETTINGS"
+
+
+def app_from_environment() -> FastAPI:
+    """The app for one of several worker processes, with the settings the parent resolved.
+
+    The parent has already brought the schema up to date, so workers do not migrate.
+    """
+    import os
+
+    settings = Settings.model_validate_json(os.environ[SETTINGS_ENV])
+    return create_app(settings, migrate=False)

@@ -1,0 +1,174 @@
+"""Read rollups from the store: summed in SQL per segment or per time bucket.
+
+The one place analytics reads ``rollups`` and ``hourly_rollups``. Sums are added
+by the database; each group's histograms come back as one comma-joined string
+and are added by :func:`analytics.histograms.parse_joined`. Whole hours before
+the compaction watermark come from ``hourly_rollups`` (see
+:mod:`analytics.compaction`); everything else from the minute rollups, so answers
+are the same with or without compaction, only faster with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, Float, Table, cast, func, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from analytics import aggregates
+from analytics.aggregates import Aggregates
+from analytics.histograms import CONFIDENCE_BINS, LATENCY_BINS, LATENCY_OFFSET, parse_joined
+from collector.rollup import SUM_COLUMNS
+from collector.schema import (
+    ANALYTICS_STATE,
+    HOURLY_ROLLUPS,
+    ROLLUPS,
+    SEGMENT_DIMENSIONS,
+    SEGMENTS,
+)
+
+HOUR = 3600
+#: The ``analytics_state`` name of the hourly compaction watermark.
+WATERMARK = "hourly_rollups"
+
+
+def read_segments(conn: Connection, *, fleet: str | None = None) -> pd.DataFrame:
+    """Every segment (index ``id``, one column per dimension), optionally of one fleet."""
+    query = select(SEGMENTS.c.id, *(SEGMENTS.c[d] for d in SEGMENT_DIMENSIONS))
+    if fleet is not None:
+        query = query.where(SEGMENTS.c.fleet == fleet)
+    rows = conn.execute(query.order_by(SEGMENTS.c.id)).all()
+    frame = pd.DataFrame(rows, columns=["id", *SEGMENT_DIMENSIONS])
+    return frame.set_index("id")
+
+
+def read_watermark(conn: Connection) -> int | None:
+    """The first hour not compacted yet (Unix seconds), or ``None`` before any compaction."""
+    value = conn.execute(
+        select(ANALYTICS_STATE.c.value).where(ANALYTICS_STATE.c.name == WATERMARK)
+    ).scalar()
+    return None if value is None else int(value)
+
+
+def plan(start: int, end: int, watermark: int | None) -> list[tuple[Table, int, int]]:
+    """Which table serves which part of ``[start, end)``: hourly rows for whole compacted hours."""
+    if end <= start:
+        return []
+    if watermark is None:
+        return [(ROLLUPS, start, end)]
+    first_hour = -(-start // HOUR) * HOUR
+    last_hour = min(end // HOUR * HOUR, watermark)
+    if last_hour <= first_hour:
+        return [(ROLLUPS, start, end)]
+    parts: list[tuple[Table, int, int]] = []
+    if start < first_hour:
+        parts.append((ROLLUPS, start, first_hour))
+    parts.append((HOURLY_ROLLUPS, first_hour, last_hour))
+    if last_hour < end:
+        parts.append((ROLLUPS, last_hour, end))
+    return parts
+
+
+def read_aggregates(
+    conn: Connection,
+    *,
+    start: int,
+    end: int,
+    fleet: str | None = None,
+    segment_ids: Sequence[int] | None = None,
+    shadow: bool = False,
+    watermark: int | None = None,
+    use_watermark: bool = True,
+) -> Aggregates:
+    """Rollups over ``[start, end)`` (Unix seconds) added up per segment id.
+
+    ``shadow`` picks served (False) or shadow (True) attempts. ``fleet`` or
+    ``segment_ids`` narrow the segments. The watermark is read unless given.
+    """
+    if use_watermark and watermark is None:
+        watermark = read_watermark(conn)
+    parts = []
+    for table, lo, hi in plan(start, end, watermark if use_watermark else None):
+        time = table.c.hour if table is HOURLY_ROLLUPS else table.c.minute
+        parts.append(
+            _query(conn, table, table.c.segment_id, time, lo, hi, fleet, segment_ids, shadow)
+        )
+    return aggregates.combine(parts)
+
+
+def read_buckets(
+    conn: Connection,
+    *,
+    start: int,
+    end: int,
+    step: int,
+    segment_ids: Sequence[int] | None = None,
+    fleet: str | None = None,
+    shadow: bool = False,
+) -> Aggregates:
+    """Rollups over ``[start, end)`` added up per time bucket of ``step`` seconds.
+
+    Labels are bucket starts (multiples of ``step`` since the epoch). Steps that are
+    whole hours read compacted hours from ``hourly_rollups``.
+    """
+    watermark = read_watermark(conn) if step % HOUR == 0 else None
+    parts = []
+    for table, lo, hi in plan(start, end, watermark):
+        time = table.c.hour if table is HOURLY_ROLLUPS else table.c.minute
+        label = (time // step) * step if step > 60 or table is HOURLY_ROLLUPS else time
+        parts.append(_query(conn, table, label, time, lo, hi, fleet, segment_ids, shadow))
+    return aggregates.combine(parts)
+
+
+def _hist_concat(conn: Connection, column: Any) -> ColumnElement[Any]:
+    value = func.nullif(column, "{}")
+    if conn.dialect.name == "postgresql":
+        return func.string_agg(value, ",")
+    return func.group_concat(value, ",")
+
+
+def _query(
+    conn: Connection,
+    table: Table,
+    label: Any,
+    time: Any,
+    lo: int,
+    hi: int,
+    fleet: str | None,
+    segment_ids: Sequence[int] | None,
+    shadow: bool,
+) -> Aggregates:
+    label = label.label("label")
+    query = (
+        select(
+            label,
+            *(cast(func.sum(table.c[c]), Float) for c in SUM_COLUMNS),
+            _hist_concat(conn, table.c.latency_hist),
+            _hist_concat(conn, table.c.confidence_hist),
+        )
+        .where(time >= lo, time < hi, table.c.shadow == shadow)
+        .group_by(label)
+        .order_by(label)
+    )
+    if segment_ids is not None:
+        query = query.where(table.c.segment_id.in_(list(segment_ids)))
+    if fleet is not None:
+        query = query.where(
+            table.c.segment_id.in_(select(SEGMENTS.c.id).where(SEGMENTS.c.fleet == fleet))
+        )
+    rows = conn.execute(query).all()
+    n = len(rows)
+    width = len(SUM_COLUMNS)
+    labels = np.array([int(r[0]) for r in rows], dtype=np.int64)
+    sums = np.array([r[1 : 1 + width] for r in rows], dtype=float).reshape(n, width)
+    latency = np.zeros((n, LATENCY_BINS), dtype=np.int64)
+    confidence = np.zeros((n, CONFIDENCE_BINS), dtype=np.int64)
+    for i, row in enumerate(rows):
+        latency[i] = parse_joined(row[1 + width], offset=LATENCY_OFFSET, bins=LATENCY_BINS)
+        confidence[i] = parse_joined(row[2 + width], offset=0, bins=CONFIDENCE_BINS)
+    return Aggregates(
+        labels=labels, sums=np.nan_to_num(sums), latency=latency, confidence=confidence
+    )

@@ -1,0 +1,106 @@
+"""Attribution: a degraded segment names the smallest sub-segments behind the change."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from analytics.attribution import explain_change
+from analytics.config import AnalyticsSettings
+from analytics.health import evaluate_health, report_periods
+from tests.analytics.synthetic import Profile, sample_aggregates, segment_key, segments_frame
+
+PERIODS = report_periods(
+    datetime(2025, 1, 2, 12, tzinfo=UTC), timedelta(hours=1), timedelta(hours=24)
+)
+MODELS = ("galaxy-a14", "galaxy-s21", "pixel-7", "iphone-13", "moto-g", "oppo-a5")
+VERSIONS = ("2.1.0", "2.2.0")
+KEYS = [segment_key(device_model=m, model_version=v) for m in MODELS for v in VERSIONS]
+SEGMENTS = segments_frame(KEYS)
+
+
+def _fleet(bad: dict[tuple[str, str], dict[str, float]], seed: int = 0):
+    rng = np.random.default_rng(seed)
+    base = Profile(attempts=80_000)
+    window, baseline = {}, {}
+    for i, key in zip(SEGMENTS.index, KEYS, strict=True):
+        change = bad.get((key["device_model"], key["model_version"]), {})
+        baseline[i] = base
+        window[i] = base.degraded(attempts=20_000, **change)
+    return sample_aggregates(window, rng), sample_aggregates(baseline, rng)
+
+
+@pytest.mark.parametrize(
+    ("bad", "metric", "named"),
+    [
+        # one device model on one version: both dimensions are named
+        (
+            {("galaxy-a14", "2.2.0"): {"error_rate": 0.20}},
+            "error_rate",
+            [{"device_model": "galaxy-a14", "model_version": "2.2.0"}],
+        ),
+        # a whole version: the version alone, not three of its device models
+        (
+            {(m, "2.2.0"): {"error_rate": 0.08} for m in MODELS},
+            "error_rate",
+            [{"model_version": "2.2.0"}],
+        ),
+        # latency of one device model on both versions
+        (
+            {("pixel-7", v): {"latency_median_ms": 300.0} for v in VERSIONS},
+            "latency_p95_ms",
+            [{"device_model": "pixel-7"}],
+        ),
+    ],
+)
+def test_explain_change_names_the_smallest_segments(
+    bad: dict[tuple[str, str], dict[str, float]], metric: str, named: list[dict[str, str]]
+) -> None:
+    window, baseline = _fleet(bad)
+    parts = explain_change(
+        metric,
+        window=window,
+        baseline=baseline,
+        segments=SEGMENTS,
+        dimensions=("device_model", "model_version", "region"),
+        worse=1,
+    )
+    assert [p.key for p in parts] == named
+    assert sum(p.share for p in parts) >= 0.8
+
+
+def test_health_report_attributes_a_tier_degradation() -> None:
+    window, baseline = _fleet({("galaxy-a14", "2.2.0"): {"error_rate": 0.20}})
+    report = evaluate_health(
+        SEGMENTS,
+        window,
+        baseline,
+        periods=PERIODS,
+        by=("tier",),
+        fleet=None,
+        settings=AnalyticsSettings(),
+    )
+    (device,) = report.segments
+    assert device.key == {"tier": "device"}
+    assert device.status == "degraded"
+    error = next(f for f in device.findings if f.metric == "error_rate")
+    (part,) = error.attribution
+    assert part.key == {"device_model": "galaxy-a14", "model_version": "2.2.0"}
+    assert part.window_attempts == 20_000
+    assert part.share == pytest.approx(1.0, abs=0.1)
+    assert part.window_value == pytest.approx(0.20, abs=0.01)
+
+
+def test_no_attribution_when_nothing_got_worse() -> None:
+    window, baseline = _fleet({("pixel-7", "2.1.0"): {"error_rate": 0.01}})
+    parts = explain_change(
+        "error_rate",
+        window=window,
+        baseline=baseline,
+        segments=SEGMENTS,
+        dimensions=("device_model", "model_version"),
+        worse=1,
+    )
+    assert parts == ()
