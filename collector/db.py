@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import StaticPool
 
 from collector import buckets
 
@@ -39,7 +40,11 @@ def make_engine(url: str, *, pool_size: int = 8, busy_timeout_ms: int = 5000) ->
     """An engine for ``url`` with the settings the collector relies on."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_timeout=5)
+        if make_url(url).database in (None, "", ":memory:"):
+            # One shared connection: each new one would open an empty database.
+            engine = create_engine(url, poolclass=StaticPool)
+        else:
+            engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_timeout=5)
         _configure_sqlite(engine, busy_timeout_ms)
         return engine
     return create_engine(

@@ -293,6 +293,129 @@ class Token(Base):
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class Alert(Base):
+    """One alert: a rule firing (or about to) for one segment, in its latest state.
+
+    Written by the alert evaluator (:mod:`analytics.alerting`); times in Unix
+    milliseconds. ``fingerprint`` is a stable hash of the rule and the segment key, so
+    the same trouble in the same segment is always the same row. ``state`` is
+    ``pending``, ``firing``, ``resolved`` or ``inactive`` (was pending, cleared before
+    its ``for`` passed). ``labels`` and ``annotations`` are JSON objects.
+    """
+
+    __tablename__ = "alerts"
+
+    fingerprint: Mapped[str] = mapped_column(String(16), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(128))
+    fleet: Mapped[str] = mapped_column(String(128))
+    severity: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    labels: Mapped[str] = mapped_column(Text)
+    annotations: Mapped[str] = mapped_column(Text)
+    summary: Mapped[str] = mapped_column(Text)
+    value: Mapped[float | None] = mapped_column(Float)
+    #: When the rule's condition last became true (start of pending).
+    active_since: Mapped[int] = mapped_column(BigInteger)
+    started_at: Mapped[int | None] = mapped_column(BigInteger)
+    resolved_at: Mapped[int | None] = mapped_column(BigInteger)
+    last_evaluated_at: Mapped[int] = mapped_column(BigInteger)
+    #: The state operators were last told about (``firing`` or ``resolved``), and when.
+    notified_state: Mapped[str | None] = mapped_column(String(16))
+    last_notified_at: Mapped[int | None] = mapped_column(BigInteger)
+    #: The silence that muted the alert at the last evaluation.
+    silenced_by: Mapped[int | None] = mapped_column(Integer)
+    #: The server (lease holder) of the last evaluation.
+    evaluated_by: Mapped[str] = mapped_column(String(128))
+
+    __table_args__ = (Index("ix_alerts_fleet_state", "fleet", "state"),)
+
+
+class AlertEvent(Base):
+    """One state change of an alert (its history)."""
+
+    __tablename__ = "alert_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    fingerprint: Mapped[str] = mapped_column(ForeignKey("alerts.fingerprint"))
+    fleet: Mapped[str] = mapped_column(String(128))
+    at: Mapped[int] = mapped_column(BigInteger)
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    value: Mapped[float | None] = mapped_column(Float)
+    summary: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_alert_events_fingerprint_at", "fingerprint", "at"),)
+
+
+class Delivery(Base):
+    """One notification to one hook: the durable outbox row and its delivery status.
+
+    Written in the same transaction as the alert state change that causes it.
+    ``body`` is the exact payload sent on every attempt; ``webhook_id`` stays the
+    same across attempts. ``status`` is ``pending``, ``delivered``, ``failed`` (not
+    retryable) or ``dead`` (gave up after the maximum age). A delivery worker claims a
+    row until ``claimed_until``. Times in Unix milliseconds.
+    """
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    webhook_id: Mapped[str] = mapped_column(String(64), unique=True)
+    hook: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))
+    event: Mapped[str] = mapped_column(String(16))
+    fingerprint: Mapped[str | None] = mapped_column(ForeignKey("alerts.fingerprint"))
+    fleet: Mapped[str | None] = mapped_column(String(128))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    next_attempt_at: Mapped[int] = mapped_column(BigInteger)
+    delivered_at: Mapped[int | None] = mapped_column(BigInteger)
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    claimed_until: Mapped[int | None] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        Index("ix_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_deliveries_hook_fingerprint", "hook", "fingerprint"),
+    )
+
+
+class Silence(Base):
+    """A silence: alerts whose labels match every matcher are not notified until ``ends_at``.
+
+    ``matchers`` is a JSON list of ``{"name", "value", "op"}`` with ``op`` one of
+    ``=``, ``!=``, ``=~``, ``!~``. ``fleet`` is set when a fleet's token created it
+    (it then applies to that fleet only). Times in Unix milliseconds.
+    """
+
+    __tablename__ = "silences"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    fleet: Mapped[str | None] = mapped_column(String(128))
+    matchers: Mapped[str] = mapped_column(Text)
+    starts_at: Mapped[int] = mapped_column(BigInteger)
+    ends_at: Mapped[int] = mapped_column(BigInteger)
+    created_by: Mapped[str] = mapped_column(String(128))
+    comment: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_silences_ends_at", "ends_at"),)
+
+
+class Lease(Base):
+    """A named lease one server holds until ``expires_at`` (Unix ms), e.g. alert evaluation."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    acquired_at: Mapped[int] = mapped_column(BigInteger)
+
+
 def _table(model: type[Base]) -> Table:
     return cast(Table, model.__table__)
 
@@ -306,3 +429,8 @@ DEVICES = _table(Device)
 INGEST_STATS = _table(IngestStat)
 DROPPED_ATTRIBUTES = _table(DroppedAttribute)
 TOKENS = _table(Token)
+ALERTS = _table(Alert)
+ALERT_EVENTS = _table(AlertEvent)
+DELIVERIES = _table(Delivery)
+SILENCES = _table(Silence)
+LEASES = _table(Lease)

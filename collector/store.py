@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from sqlalchemy import Connection, Engine, case, func, select, tuple_
+from sqlalchemy import Connection, Engine, bindparam, case, func, select, tuple_
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -71,6 +71,34 @@ _PG_FROM_STAGING = (
     f"SELECT {','.join(_INSERT_COLUMNS)} FROM attempts_staging "
     "ON CONFLICT (start_time_unix_nano, trace_id, span_id) DO NOTHING RETURNING trace_id, span_id"
 )
+
+
+class _DriverStatement:
+    """An upsert built with SQLAlchemy, compiled once, run with the driver's executemany.
+
+    For a few dozen rows per request this skips SQLAlchemy's per-row parameter
+    processing, and keeps the statement text short so both drivers cache it
+    prepared (a multi-row VALUES form would be parsed anew on every request).
+    """
+
+    def __init__(self, statement: Any, engine: Engine) -> None:
+        values: dict[str, Any] = {c.name: bindparam(c.name) for c in statement.table.c}
+        compiled = statement.values(values).compile(dialect=engine.dialect)
+        self.sql = str(compiled)
+        self.positional = compiled.positiontup if engine.dialect.paramstyle == "qmark" else None
+
+    def run(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        cursor = conn.connection.cursor()
+        try:
+            if self.positional is not None:
+                names = self.positional
+                cursor.executemany(self.sql, [tuple(row[n] for n in names) for row in rows])
+            else:
+                cursor.executemany(self.sql, rows)
+        finally:
+            cursor.close()
 
 
 def _copy(cursor: Any, table: str, values: list[tuple[Any, ...]]) -> None:
@@ -127,45 +155,60 @@ class Store:
         merged: dict[str, Any] = {c: rollups.c[c] + ins.excluded[c] for c in SUM_COLUMNS}
         for c in HISTOGRAM_COLUMNS:
             merged[c] = func.tw_hist_merge(rollups.c[c], ins.excluded[c])
-        self._upsert_rollups = ins.on_conflict_do_update(
-            index_elements=["segment_id", "minute", "shadow"], set_=merged
+        self._upsert_rollups = _DriverStatement(
+            ins.on_conflict_do_update(
+                index_elements=["segment_id", "minute", "shadow"], set_=merged
+            ),
+            engine,
         )
 
         devices = DEVICES
         ins = dialect_insert(devices)
         newer = ins.excluded.last_seen >= devices.c.last_seen
         same_version = ins.excluded.model_version == devices.c.model_version
-        self._upsert_devices = ins.on_conflict_do_update(
-            index_elements=["fleet", "device_id", "model"],
-            set_={
-                "model_version": case(
-                    (newer, ins.excluded.model_version), else_=devices.c.model_version
-                ),
-                "device_model": case(
-                    (newer, ins.excluded.device_model), else_=devices.c.device_model
-                ),
-                "app_version": case((newer, ins.excluded.app_version), else_=devices.c.app_version),
-                "version_since": case(
-                    (same_version, least(devices.c.version_since, ins.excluded.version_since)),
-                    (newer, ins.excluded.version_since),
-                    else_=devices.c.version_since,
-                ),
-                "first_seen": least(devices.c.first_seen, ins.excluded.first_seen),
-                "last_seen": greatest(devices.c.last_seen, ins.excluded.last_seen),
-            },
+        self._upsert_devices = _DriverStatement(
+            ins.on_conflict_do_update(
+                index_elements=["fleet", "device_id", "model"],
+                set_={
+                    "model_version": case(
+                        (newer, ins.excluded.model_version), else_=devices.c.model_version
+                    ),
+                    "device_model": case(
+                        (newer, ins.excluded.device_model), else_=devices.c.device_model
+                    ),
+                    "app_version": case(
+                        (newer, ins.excluded.app_version), else_=devices.c.app_version
+                    ),
+                    "version_since": case(
+                        (same_version, least(devices.c.version_since, ins.excluded.version_since)),
+                        (newer, ins.excluded.version_since),
+                        else_=devices.c.version_since,
+                    ),
+                    "first_seen": least(devices.c.first_seen, ins.excluded.first_seen),
+                    "last_seen": greatest(devices.c.last_seen, ins.excluded.last_seen),
+                },
+            ),
+            engine,
         )
 
         stats = INGEST_STATS
         ins = dialect_insert(stats)
-        self._upsert_stats = ins.on_conflict_do_update(
-            index_elements=["fleet", "minute"],
-            set_={c: stats.c[c] + ins.excluded[c] for c in _STAT_COLUMNS},
+        self._upsert_stats = _DriverStatement(
+            ins.on_conflict_do_update(
+                index_elements=["fleet", "minute"],
+                set_={c: stats.c[c] + ins.excluded[c] for c in _STAT_COLUMNS},
+            ),
+            engine,
         )
 
         dropped = DROPPED_ATTRIBUTES
         ins = dialect_insert(dropped)
-        self._upsert_dropped = ins.on_conflict_do_update(
-            index_elements=["fleet", "key"], set_={"count": dropped.c.count + ins.excluded.count}
+        self._upsert_dropped = _DriverStatement(
+            ins.on_conflict_do_update(
+                index_elements=["fleet", "key"],
+                set_={"count": dropped.c.count + ins.excluded.count},
+            ),
+            engine,
         )
         self._insert_segments = dialect_insert(SEGMENTS).on_conflict_do_nothing(
             index_elements=list(SEGMENT_DIMENSIONS)
@@ -202,10 +245,8 @@ class Store:
                     conn, rows, segment_ids, received_ns
                 )
                 if new_rows:
-                    conn.execute(self._upsert_rollups, build_rollups(new_rows, new_ids))
-                    devices = build_devices(new_rows)
-                    if devices:
-                        conn.execute(self._upsert_devices, devices)
+                    self._upsert_rollups.run(conn, build_rollups(new_rows, new_ids))
+                    self._upsert_devices.run(conn, build_devices(new_rows))
                 self._count(conn, batch, new_rows, received_ns)
         return len(new_rows)
 
@@ -315,11 +356,10 @@ class Store:
                     "dropped_attributes": counts.dropped_attributes,
                 }
             )
-        if stats:
-            conn.execute(self._upsert_stats, stats)
+        self._upsert_stats.run(conn, stats)
         if batch.dropped:
-            conn.execute(
-                self._upsert_dropped,
+            self._upsert_dropped.run(
+                conn,
                 [
                     {"fleet": fleet, "key": key[:256], "count": count}
                     for (fleet, key), count in sorted(batch.dropped.items())
