@@ -44,6 +44,16 @@ def _postgres_admin() -> Engine:
     return create_engine(url, isolation_level="AUTOCOMMIT", pool_size=1)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+    """Where PostgreSQL is required, a skipped PostgreSQL case is a failure."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.skipped and _postgres_required() and "postgresql" in item.nodeid:
+        report.outcome = "failed"
+        report.longrepr = f"PostgreSQL case skipped where PostgreSQL is required: {report.longrepr}"
+
+
 @pytest.fixture(scope="session")
 def postgres_admin() -> Iterator[Engine | None]:
     engine = _postgres_admin()
