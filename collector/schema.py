@@ -131,19 +131,9 @@ class Attempt(Base):
     )
 
 
-class Rollup(Base):
-    """Per-minute, per-segment sums of attempts; every column merges by addition.
+class RollupSums:
+    """The columns every rollup holds; each one merges by addition (histograms by bucket)."""
 
-    Shadow attempts get their own rows (``shadow`` is part of the key) so that
-    evaluation traffic never mixes with served traffic. Histograms are sparse JSON
-    objects ``{"bucket": count}``; see :mod:`collector.buckets`.
-    """
-
-    __tablename__ = "rollups"
-
-    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"), primary_key=True)
-    minute: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    shadow: Mapped[bool] = mapped_column(Boolean, primary_key=True)
     attempts: Mapped[int] = mapped_column(BigInteger)
     requests: Mapped[int] = mapped_column(BigInteger)
     errors: Mapped[int] = mapped_column(BigInteger)
@@ -175,10 +165,25 @@ class Rollup(Base):
     latency_hist: Mapped[str] = mapped_column(Text)
     confidence_hist: Mapped[str] = mapped_column(Text)
 
+
+class Rollup(RollupSums, Base):
+    """Per-minute, per-segment sums of attempts; every column merges by addition.
+
+    Shadow attempts get their own rows (``shadow`` is part of the key) so that
+    evaluation traffic never mixes with served traffic. Histograms are sparse JSON
+    objects ``{"bucket": count}``; see :mod:`collector.buckets`.
+    """
+
+    __tablename__ = "rollups"
+
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"), primary_key=True)
+    minute: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    shadow: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+
     __table_args__ = (Index("ix_rollups_minute", "minute"),)
 
 
-class HourlyRollup(Base):
+class HourlyRollup(RollupSums, Base):
     """The minute rollups of one closed hour, added up (written by analytics compaction).
 
     Same columns as :class:`Rollup` with ``hour`` (Unix seconds, start of the hour)
@@ -192,36 +197,6 @@ class HourlyRollup(Base):
     segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"), primary_key=True)
     hour: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     shadow: Mapped[bool] = mapped_column(Boolean, primary_key=True)
-    attempts: Mapped[int] = mapped_column(BigInteger)
-    requests: Mapped[int] = mapped_column(BigInteger)
-    errors: Mapped[int] = mapped_column(BigInteger)
-    fallbacks: Mapped[int] = mapped_column(BigInteger)
-    fallback_low_confidence: Mapped[int] = mapped_column(BigInteger)
-    fallback_error: Mapped[int] = mapped_column(BigInteger)
-    fallback_timeout: Mapped[int] = mapped_column(BigInteger)
-    fallback_offline: Mapped[int] = mapped_column(BigInteger)
-    fallback_thermal: Mapped[int] = mapped_column(BigInteger)
-    fallback_battery: Mapped[int] = mapped_column(BigInteger)
-    fallback_oom: Mapped[int] = mapped_column(BigInteger)
-    fallback_other: Mapped[int] = mapped_column(BigInteger)
-    cloud_escalations: Mapped[int] = mapped_column(BigInteger)
-    sensitive: Mapped[int] = mapped_column(BigInteger)
-    privacy_violations: Mapped[int] = mapped_column(BigInteger)
-    offline: Mapped[int] = mapped_column(BigInteger)
-    thermal_throttled: Mapped[int] = mapped_column(BigInteger)
-    latency_ms_sum: Mapped[float] = mapped_column(Float)
-    confidence_count: Mapped[int] = mapped_column(BigInteger)
-    confidence_sum: Mapped[float] = mapped_column(Float)
-    confidence_sq_sum: Mapped[float] = mapped_column(Float)
-    quality_count: Mapped[int] = mapped_column(BigInteger)
-    quality_sum: Mapped[float] = mapped_column(Float)
-    quality_sq_sum: Mapped[float] = mapped_column(Float)
-    energy_count: Mapped[int] = mapped_column(BigInteger)
-    energy_mj_sum: Mapped[float] = mapped_column(Float)
-    input_tokens_sum: Mapped[int] = mapped_column(BigInteger)
-    output_tokens_sum: Mapped[int] = mapped_column(BigInteger)
-    latency_hist: Mapped[str] = mapped_column(Text)
-    confidence_hist: Mapped[str] = mapped_column(Text)
 
     __table_args__ = (Index("ix_hourly_rollups_hour", "hour"),)
 
