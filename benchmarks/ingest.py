@@ -193,6 +193,12 @@ def _peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _children(pid: int) -> list[int]:
     path = Path(f"/proc/{pid}/task/{pid}/children")
     return [int(p) for p in path.read_text().split()] if path.exists() else []
@@ -257,7 +263,10 @@ def main() -> None:
         _wait_ready(args.port, server)
         # Warm up with one request outside the timing.
         send_all(args.port, bodies[:1], 1)
+        pids = [server.pid, *_children(server.pid)]
+        cpu_before = sum(_cpu_seconds(p) for p in pids)
         elapsed, latencies, retries = send_all(args.port, bodies[1:], args.senders)
+        cpu = sum(_cpu_seconds(p) for p in pids) - cpu_before
         conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=30)
         conn.request("GET", "/api/v1/summary")
         stored = json.loads(conn.getresponse().read())["attempts"]
@@ -282,6 +291,7 @@ def main() -> None:
             "p99": round(float(np.percentile(lat, 99)), 1),
         },
         "retried_requests": retries,
+        "server_cpu_us_per_span": round(cpu / (sent - args.batch) * 1e6, 1),
         "server_peak_rss_mb": round(rss, 1),
     }
     if stored != sent:
@@ -296,7 +306,8 @@ def main() -> None:
             f"{args.senders} senders, "
             f"{args.batch} spans/request); request latency p50 {latency['p50']} ms, "
             f"p95 {latency['p95']} ms, p99 {latency['p99']} ms; "
-            f"server peak RSS {figures['server_peak_rss_mb']} MB in all; {retries} retried requests"
+            f"server peak RSS {figures['server_peak_rss_mb']} MB in all; "
+            f"server CPU {figures['server_cpu_us_per_span']} us/span; {retries} retried requests"
         )
 
 

@@ -9,6 +9,7 @@ counted once, even when two collectors receive it at the same moment.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import operator
 import threading
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from sqlalchemy import Connection, Engine, bindparam, case, func, select, tuple_
+from sqlalchemy import Connection, Engine, bindparam, case, func
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -33,7 +34,6 @@ from collector.rollup import (
     build_devices,
     build_rollups,
     segment_key,
-    segment_values,
 )
 from collector.schema import (
     ATTEMPTS,
@@ -42,7 +42,6 @@ from collector.schema import (
     INGEST_STATS,
     ROLLUPS,
     SEGMENT_DIMENSIONS,
-    SEGMENTS,
 )
 
 log = logging.getLogger(__name__)
@@ -210,9 +209,6 @@ class Store:
             ),
             engine,
         )
-        self._insert_segments = dialect_insert(SEGMENTS).on_conflict_do_nothing(
-            index_elements=list(SEGMENT_DIMENSIONS)
-        )
 
     def write(self, batch: Batch, *, received_ns: int) -> WriteResult:
         """Store ``batch`` in one transaction; raise :class:`StoreBusy` if the database cannot."""
@@ -367,22 +363,63 @@ class Store:
             )
 
     def _segments(self, keys: Iterable[SegmentKey]) -> dict[SegmentKey, int]:
-        """Ids for segment keys, creating the missing segments in their own transaction."""
-        missing = sorted(k for k in keys if k not in self._segment_ids)
-        if missing:
-            columns = [SEGMENTS.c[d] for d in SEGMENT_DIMENSIONS]
-            with self._write_lock, self.engine.connect() as conn:
-                conn = conn.execution_options(**{WRITE: True})
-                with conn.begin():
-                    conn.execute(self._insert_segments, [segment_values(k) for k in missing])
-                    for offset in range(0, len(missing), 100):
-                        wanted = missing[offset : offset + 100]
-                        found = conn.execute(
-                            select(SEGMENTS.c.id, *columns).where(tuple_(*columns).in_(wanted))
-                        )
-                        for id_, *dims in found:
-                            self._segment_ids[tuple(dims)] = id_
+        """Ids for segment keys, creating the missing segments in their own transaction.
+
+        New segments come back from ``INSERT ... RETURNING``; a key that already
+        existed (made by another collector, or before this one started) is looked up.
+        The cache learns the ids only once the transaction has committed.
+        """
+        missing = sorted({k for k in keys if k not in self._segment_ids})
+        if not missing:
+            return self._segment_ids
+        found: dict[SegmentKey, int] = {}
+        with self._write_lock, self.engine.connect() as conn:
+            conn = conn.execution_options(**{WRITE: True})
+            with conn.begin():
+                cursor = conn.connection.cursor()
+                try:
+                    for offset in range(0, len(missing), _SEGMENT_SLICE):
+                        chunk = missing[offset : offset + _SEGMENT_SLICE]
+                        if self._sqlite:
+                            params = [value for key in chunk for value in key]
+                            cursor.execute(_sqlite_segments_sql(len(chunk)), params)
+                        else:
+                            columns = [list(c) for c in zip(*chunk, strict=True)]
+                            cursor.execute(_PG_SEGMENTS, columns)
+                        for id_, *dims in cursor.fetchall():
+                            found[tuple(dims)] = id_
+                    lookup = _SEGMENT_LOOKUP if self._sqlite else _SEGMENT_LOOKUP.replace("?", "%s")
+                    for key in missing:
+                        if key not in found:
+                            cursor.execute(lookup, key)
+                            row = cursor.fetchone()
+                            assert row is not None, "a segment that conflicted must exist"
+                            found[key] = row[0]
+                finally:
+                    cursor.close()
+        self._segment_ids.update(found)
         return self._segment_ids
+
+
+_SEGMENT_SLICE = 200
+_SEGMENT_COLUMNS = ",".join(SEGMENT_DIMENSIONS)
+_SEGMENT_LOOKUP = "SELECT id FROM segments WHERE " + " AND ".join(
+    f"{d} = ?" for d in SEGMENT_DIMENSIONS
+)
+_PG_SEGMENTS = (
+    f"INSERT INTO segments ({_SEGMENT_COLUMNS}) SELECT * FROM unnest("
+    + ",".join(["%s::text[]"] * len(SEGMENT_DIMENSIONS))
+    + f") ON CONFLICT DO NOTHING RETURNING id, {_SEGMENT_COLUMNS}"
+)
+
+
+@functools.lru_cache(maxsize=_SEGMENT_SLICE)
+def _sqlite_segments_sql(count: int) -> str:
+    one = "(" + ",".join(["?"] * len(SEGMENT_DIMENSIONS)) + ")"
+    return (
+        f"INSERT INTO segments ({_SEGMENT_COLUMNS}) VALUES {','.join([one] * count)} "
+        f"ON CONFLICT DO NOTHING RETURNING id, {_SEGMENT_COLUMNS}"
+    )
 
 
 def _is_conflict(exc: Exception) -> bool:
