@@ -200,8 +200,14 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def _children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(p) for p in path.read_text().split()] if path.exists() else []
+    """Every process below ``pid`` (ingest workers, server workers), from /proc."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = task / "children"
+        for child in children.read_text().split() if children.exists() else []:
+            found.append(int(child))
+            found.extend(_children(int(child)))
+    return found
 
 
 def main() -> None:
@@ -216,6 +222,12 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=14318)
     parser.add_argument(
         "--workers", type=int, default=1, help="server processes (tierwatch serve --workers)"
+    )
+    parser.add_argument(
+        "--ingest-workers",
+        type=int,
+        default=0,
+        help="ingest worker processes of the server (collector.ingest_workers)",
     )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
@@ -242,7 +254,11 @@ def main() -> None:
     print(f"building {args.spans} spans in requests of {args.batch}...", file=sys.stderr)
     bodies = build_bodies(args.spans, args.batch, seed=7)
     sent = len(bodies) * args.batch
-    env = {**os.environ, "TIERWATCH_DATABASE_URL": url}
+    env = {
+        **os.environ,
+        "TIERWATCH_DATABASE_URL": url,
+        "TIERWATCH_COLLECTOR__INGEST_WORKERS": str(args.ingest_workers),
+    }
     server = subprocess.Popen(
         [
             sys.executable,
@@ -281,6 +297,7 @@ def main() -> None:
     figures = {
         "backend": args.backend,
         "workers": args.workers,
+        "ingest_workers": args.ingest_workers,
         "spans_sent": sent,
         "spans_stored": stored,
         "seconds": round(elapsed, 2),
@@ -302,7 +319,8 @@ def main() -> None:
         latency = figures["request_latency_ms"]
         print(
             f"{args.backend}: {figures['spans_per_second']:,} spans/s stored "
-            f"({timed:,} spans in {elapsed:.1f} s, {args.workers} server process(es), "
+            f"({timed:,} spans in {elapsed:.1f} s, {args.workers} server process(es) with "
+            f"{args.ingest_workers} ingest worker(s), "
             f"{args.senders} senders, "
             f"{args.batch} spans/request); request latency p50 {latency['p50']} ms, "
             f"p95 {latency['p95']} ms, p99 {latency['p99']} ms; "

@@ -11,17 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated
 
 import anyio
 from fastapi import APIRouter, Header, Request, Response
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTracePartialSuccess,
-    ExportTraceServiceResponse,
-)
 
 from collector import decode
 from collector.auth import Principal
@@ -33,8 +29,7 @@ from collector.errors import (
     PayloadTooLarge,
     QueueFull,
 )
-from collector.normalise import Normaliser
-from collector.store import Store
+from collector.ingest import Ingestor, Outcome
 from collector.telemetry import CollectorMetrics
 
 log = logging.getLogger(__name__)
@@ -72,44 +67,43 @@ class Admission:
             self._slots.release()
 
 
+Ingest = Callable[[bytes, decode.Encoding, bool, str | None], Awaitable[Outcome]]
+
+
 @dataclass
 class Receiver:
-    """Everything the trace route needs, built by the composition root."""
+    """Everything the trace route needs, built by the composition root.
 
-    store: Store
-    normaliser: Normaliser
+    ``ingest`` processes a body: in a worker thread of this process, or in an
+    ingest worker process (:mod:`collector.workers`).
+    """
+
+    ingest: Ingest
     authenticate: Authenticate
     metrics: CollectorMetrics
     admission: Admission
     max_body_bytes: int
     retry_after_seconds: int
 
-    def process(
-        self, body: bytes, encoding: decode.Encoding, gzip: bool, principal: Principal
-    ) -> bytes:
-        """Decode, validate and store one export body; return the encoded response."""
-        if gzip:
-            body = decode.inflate(body, limit=self.max_body_bytes)
-        elif len(body) > self.max_body_bytes:
-            raise PayloadTooLarge(f"request body is larger than {self.max_body_bytes} bytes")
-        request = decode.decode_request(body, encoding)
-        now_ns = time.time_ns()
-        batch = self.normaliser.normalise(request, fleet=principal.fleet, now_ns=now_ns)
-        result = self.store.write(batch, received_ns=now_ns)
-        self.metrics.batch_size.record(batch.spans_received)
-        self.metrics.spans_received.add(batch.spans_received)
-        self.metrics.spans_stored.add(result.stored)
-        self.metrics.spans_duplicate.add(result.duplicates)
-        self.metrics.spans_rejected.add(batch.rejected)
-        self.metrics.attributes_dropped.add(batch.dropped_attributes)
-        response = ExportTraceServiceResponse()
-        if batch.rejected:
-            response.partial_success.CopyFrom(
-                ExportTracePartialSuccess(
-                    rejected_spans=batch.rejected, error_message=batch.rejection_message()
-                )
-            )
-        return decode.encode_response(response, encoding)
+    def record(self, outcome: Outcome) -> None:
+        """Count one processed request in the collector's own metrics."""
+        self.metrics.batch_size.record(outcome.spans_received)
+        self.metrics.spans_received.add(outcome.spans_received)
+        self.metrics.spans_stored.add(outcome.stored)
+        self.metrics.spans_duplicate.add(outcome.duplicates)
+        self.metrics.spans_rejected.add(outcome.rejected)
+        self.metrics.attributes_dropped.add(outcome.dropped_attributes)
+
+
+def in_thread(ingestor: Ingestor) -> Ingest:
+    """Run ``ingestor`` in a worker thread of this process."""
+
+    async def ingest(
+        body: bytes, encoding: decode.Encoding, gzip: bool, fleet: str | None
+    ) -> Outcome:
+        return await anyio.to_thread.run_sync(ingestor.ingest, body, encoding, gzip, fleet)
+
+    return ingest
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -196,11 +190,10 @@ def build_router(receiver: Receiver) -> APIRouter:
             gzip = decode.check_content_encoding(content_encoding)
             async with receiver.admission.slot():
                 body = await _read_body(request, receiver.max_body_bytes)
-                payload = await anyio.to_thread.run_sync(
-                    receiver.process, body, encoding, gzip, principal
-                )
+                outcome = await receiver.ingest(body, encoding, gzip, principal.fleet)
+            receiver.record(outcome)
             media = decode.PROTOBUF if encoding == "protobuf" else decode.JSON
-            return Response(content=payload, media_type=media)
+            return Response(content=outcome.response, media_type=media)
         except IngestError as exc:
             status = exc.status_code
             return _error(exc, encoding, receiver.retry_after_seconds)

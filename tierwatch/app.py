@@ -15,16 +15,28 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import Engine, text
 
 import tierwatch
+from analytics.alerting.service import AlertService
 from analytics.compaction import compact
 from collector.auth import DEV_PRINCIPAL, Principal, bearer, lookup
 from collector.db import make_engine
 from collector.errors import StoreBusy, Unauthorized
-from collector.normalise import Normaliser
-from collector.receive import Admission, Receiver, build_router
+from collector.receive import Admission, Ingest, Receiver, build_router, in_thread
 from collector.retention import expire_attempts
-from collector.store import Store
 from collector.telemetry import CollectorMetrics
-from tierwatch.api import health, summary, tiers, timeseries, versions
+from collector.workers import WorkerPool
+from dashboard.app import mount_dashboard
+from tierwatch.api import (
+    alerts,
+    deliveries,
+    health,
+    hooks,
+    silences,
+    summary,
+    tiers,
+    timeseries,
+    versions,
+)
+from tierwatch.ingest import build_ingestor, ingestor_from_json
 from tierwatch.migrate import upgrade
 from tierwatch.settings import Settings
 
@@ -58,7 +70,7 @@ def make_authenticate(engine: Engine, *, dev: bool):
 def create_app(
     settings: Settings, *, engine: Engine | None = None, migrate: bool = True
 ) -> FastAPI:
-    """The tierwatch server: collector, read API, ``/metrics`` and ``/healthz``."""
+    """The tierwatch server: collector, read API, dashboard, ``/metrics`` and ``/healthz``."""
     engine = engine or make_engine(
         settings.database.url,
         pool_size=settings.database.pool_size,
@@ -67,14 +79,19 @@ def create_app(
     if migrate:
         upgrade(engine)
     metrics = CollectorMetrics()
-    privacy = settings.privacy
+    workers: WorkerPool | None = None
+    ingest: Ingest
+    if settings.collector.ingest_workers > 0:
+        workers = WorkerPool(
+            settings.collector.ingest_workers,
+            ingestor_from_json,
+            (settings.model_dump_json(),),
+        )
+        ingest = workers.ingest
+    else:
+        ingest = in_thread(build_ingestor(settings, engine))
     receiver = Receiver(
-        store=Store(engine),
-        normaliser=Normaliser(
-            allowlist=settings.collector.attribute_allowlist,
-            sensitive_allowed_tiers=privacy.allowed_tiers,
-            max_future_skew_seconds=settings.collector.max_future_skew_seconds,
-        ),
+        ingest=ingest,
         authenticate=make_authenticate(engine, dev=settings.server.dev),
         metrics=metrics,
         admission=Admission(
@@ -86,17 +103,26 @@ def create_app(
         retry_after_seconds=settings.collector.retry_after_seconds,
     )
 
+    alerting = AlertService(engine, settings)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if workers is not None:
+            await anyio.to_thread.run_sync(workers.start)
         retention = asyncio.create_task(_retention_loop(engine, settings.collector.retention_days))
         compaction = asyncio.create_task(_compaction_loop(engine, settings))
+        loops = [retention, compaction]
+        if settings.alerts.enabled:
+            loops.append(asyncio.create_task(alerting.run()))
         try:
             yield
         finally:
-            for task in (retention, compaction):
+            for task in loops:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if workers is not None:
+                await anyio.to_thread.run_sync(workers.shutdown)
             metrics.shutdown()
 
     app = FastAPI(
@@ -109,10 +135,14 @@ def create_app(
     app.state.engine = engine
     app.state.authenticate = receiver.authenticate
     app.state.metrics = metrics
+    app.state.alert_holder = alerting.holder
     app.include_router(build_router(receiver))
     app.include_router(summary.router)
     for router in (health.router, tiers.router, versions.router, timeseries.router):
         app.include_router(router)
+    for router in (alerts.router, deliveries.router, silences.router, hooks.router):
+        app.include_router(router)
+    mount_dashboard(app, settings, engine=engine, authenticate=receiver.authenticate)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and database reachability")
     def healthz() -> Response:

@@ -19,7 +19,9 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from analytics.alerting.config import AlertsSettings
 from analytics.config import AnalyticsSettings
+from dashboard.config import DashboardSettings
 from tierwatch.section import Section
 
 __all__ = ["AnalyticsSettings", "Section", "Settings", "SettingsError", "load_settings"]
@@ -95,6 +97,15 @@ class CollectorSettings(Section):
         default_factory=list,
         description="Extra span or resource attribute keys to keep, in the extra column.",
     )
+    ingest_workers: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description=(
+            "Processes that decode, validate and store export requests; 0 does it in "
+            "threads of the server process. Set it to the number of cores for throughput."
+        ),
+    )
     retention_days: int = Field(
         default=30, ge=1, description="Raw attempts older than this are deleted; rollups stay."
     )
@@ -150,6 +161,8 @@ class Settings(BaseSettings):
     collector: CollectorSettings = Field(default_factory=CollectorSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
+    alerts: AlertsSettings = Field(default_factory=AlertsSettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -1,0 +1,70 @@
+"""One export body from bytes to committed rows: inflate, decode, normalise, store.
+
+:class:`Ingestor` does it in the calling thread. :class:`collector.workers.WorkerPool`
+runs the same thing in worker processes, so that decoding and validation, the
+CPU-bound part, use every core. Either way the answer is :class:`Outcome`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTracePartialSuccess,
+    ExportTraceServiceResponse,
+)
+
+from collector import decode
+from collector.errors import PayloadTooLarge
+from collector.normalise import Normaliser
+from collector.store import Store
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one export request came to: the encoded answer and the counts behind it."""
+
+    response: bytes
+    spans_received: int
+    stored: int
+    duplicates: int
+    rejected: int
+    dropped_attributes: int
+
+
+class Ingestor:
+    """Processes export bodies with one store and normaliser."""
+
+    def __init__(self, *, store: Store, normaliser: Normaliser, max_body_bytes: int) -> None:
+        self.store = store
+        self.normaliser = normaliser
+        self.max_body_bytes = max_body_bytes
+
+    def ingest(
+        self, body: bytes, encoding: decode.Encoding, gzip: bool, fleet: str | None
+    ) -> Outcome:
+        """Decode, validate and store one export body; ``fleet`` is the token's, if any."""
+        if gzip:
+            body = decode.inflate(body, limit=self.max_body_bytes)
+        elif len(body) > self.max_body_bytes:
+            raise PayloadTooLarge(f"request body is larger than {self.max_body_bytes} bytes")
+        request = decode.decode_request(body, encoding)
+        now_ns = time.time_ns()
+        batch = self.normaliser.normalise(request, fleet=fleet, now_ns=now_ns)
+        result = self.store.write(batch, received_ns=now_ns)
+        response = ExportTraceServiceResponse()
+        if batch.rejected:
+            response.partial_success.CopyFrom(
+                ExportTracePartialSuccess(
+                    rejected_spans=batch.rejected, error_message=batch.rejection_message()
+                )
+            )
+        return Outcome(
+            response=decode.encode_response(response, encoding),
+            spans_received=batch.spans_received,
+            stored=result.stored,
+            duplicates=result.duplicates,
+            rejected=batch.rejected,
+            dropped_attributes=batch.dropped_attributes,
+        )
