@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench-ingest clean
+.PHONY: run test lint bench-ingest bench-dashboard clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ test: lint
 bench-ingest: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py --backend sqlite
 	$(BIN)/python benchmarks/ingest.py --backend postgresql
+
+# The overview in headless Chromium over 10 million attempts (Debian's chromium and chromium-driver).
+bench-dashboard: $(STAMP)
+	$(BIN)/python benchmarks/dashboard.py --backend sqlite
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -43,6 +43,16 @@ def _reader(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
     return principal
 
 
+def _admin(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
+    if principal.role != "admin":
+        raise HTTPException(
+            status_code=403, detail="this token's role may not change alerting; use an admin token"
+        )
+    return principal
+
+
 EngineDep = Annotated[Engine, Depends(_engine)]
 ConnectionDep = Annotated[Connection, Depends(_connection)]
 ReadAuth = Annotated[Principal, Depends(_reader)]
+#: Writes that change alerting (silences, test notifications): admin tokens only.
+AdminAuth = Annotated[Principal, Depends(_admin)]
