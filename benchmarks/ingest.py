@@ -286,7 +286,8 @@ def main() -> None:
         conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=30)
         conn.request("GET", "/api/v1/summary")
         stored = json.loads(conn.getresponse().read())["attempts"]
-        rss = _peak_rss_mb(server.pid) + sum(_peak_rss_mb(pid) for pid in _children(server.pid))
+        rss_each = [_peak_rss_mb(server.pid)] + [_peak_rss_mb(pid) for pid in _children(server.pid)]
+        rss = sum(rss_each)
     finally:
         server.terminate()
         server.wait(30)
@@ -310,6 +311,7 @@ def main() -> None:
         "retried_requests": retries,
         "server_cpu_us_per_span": round(cpu / (sent - args.batch) * 1e6, 1),
         "server_peak_rss_mb": round(rss, 1),
+        "peak_rss_mb_per_process": [round(r, 1) for r in rss_each],
     }
     if stored != sent:
         raise SystemExit(f"stored {stored} of {sent} spans")
@@ -324,7 +326,8 @@ def main() -> None:
             f"{args.senders} senders, "
             f"{args.batch} spans/request); request latency p50 {latency['p50']} ms, "
             f"p95 {latency['p95']} ms, p99 {latency['p99']} ms; "
-            f"server peak RSS {figures['server_peak_rss_mb']} MB in all; "
+            f"server peak RSS {figures['server_peak_rss_mb']} MB in all "
+            f"({' + '.join(str(r) for r in figures['peak_rss_mb_per_process'])}); "
             f"server CPU {figures['server_cpu_us_per_span']} us/span; {retries} retried requests"
         )
 

@@ -80,7 +80,14 @@ def mount_dashboard(
     authenticate: auth.Authenticate,
 ) -> Dash:
     """Serve the dashboard from ``api`` under ``/dashboard/``; returns the Dash app."""
-    dash_app = create_dashboard(
+    dash_app = build_dashboard(settings, engine=engine, authenticate=authenticate)
+    api.mount(PREFIX.rstrip("/"), WSGIMiddleware(dash_app.server))  # type: ignore[arg-type]
+    return dash_app
+
+
+def build_dashboard(settings: Settings, *, engine: Engine, authenticate: auth.Authenticate) -> Dash:
+    """The dashboard for ``settings``, reading through analytics on ``engine``."""
+    return create_dashboard(
         AnalyticsSource(engine, settings=settings.analytics, privacy=settings.privacy),
         analytics=settings.analytics,
         settings=settings.dashboard,
@@ -88,5 +95,3 @@ def mount_dashboard(
         dev=settings.server.dev,
         public_url=settings.server.public_url,
     )
-    api.mount(PREFIX.rstrip("/"), WSGIMiddleware(dash_app.server))  # type: ignore[arg-type]
-    return dash_app

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
 from fastapi import FastAPI, Response
@@ -24,7 +26,6 @@ from collector.receive import Admission, Ingest, Receiver, build_router, in_thre
 from collector.retention import expire_attempts
 from collector.telemetry import CollectorMetrics
 from collector.workers import WorkerPool
-from dashboard.app import mount_dashboard
 from tierwatch.api import (
     alerts,
     deliveries,
@@ -142,7 +143,9 @@ def create_app(
         app.include_router(router)
     for router in (alerts.router, deliveries.router, silences.router, hooks.router):
         app.include_router(router)
-    mount_dashboard(app, settings, engine=engine, authenticate=receiver.authenticate)
+    app.mount(
+        "/dashboard", LazyDashboard(settings, engine=engine, authenticate=receiver.authenticate)
+    )
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and database reachability")
     def healthz() -> Response:
@@ -163,6 +166,39 @@ def create_app(
         return Response(metrics.prometheus_text(), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+class LazyDashboard:
+    """The dashboard as an ASGI app that is built on its first request.
+
+    Dash, Flask and Plotly load only when someone opens the dashboard, so a
+    server that only ingests (or an ingest replica behind a load balancer) does
+    not carry them.
+    """
+
+    def __init__(self, settings: Settings, *, engine: Engine, authenticate: Any) -> None:
+        self._settings = settings
+        self._engine = engine
+        self._authenticate = authenticate
+        self._app: Any = None
+        self._lock = threading.Lock()
+
+    def _build(self) -> Any:
+        with self._lock:
+            if self._app is None:
+                from a2wsgi import WSGIMiddleware
+
+                from dashboard.app import build_dashboard
+
+                dash_app = build_dashboard(
+                    self._settings, engine=self._engine, authenticate=self._authenticate
+                )
+                self._app = WSGIMiddleware(dash_app.server)
+        return self._app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        app = self._app or await anyio.to_thread.run_sync(self._build)
+        await app(scope, receive, send)
 
 
 async def _retention_loop(engine: Engine, retention_days: int) -> None:
