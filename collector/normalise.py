@@ -18,7 +18,7 @@ from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from tierwatch.settings import TIERS
+from collector.schema import TIERS
 
 INFERENCE_SPAN = "hybrid.inference"
 STATUS_CODE_ERROR = 2

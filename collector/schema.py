@@ -34,6 +34,9 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
+#: Where an attempt ran.
+TIERS = ("device", "edge", "cloud")
+
 #: The dimensions a segment is made of, in the order of the DESIGN's ``by`` list.
 SEGMENT_DIMENSIONS = (
     "fleet",

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from simulator.cli import simulate
+from tierwatch.alerts_cli import COMMANDS as ALERT_COMMANDS
 from tierwatch.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("tierwatch")
@@ -305,6 +306,9 @@ def _redacted(url: str) -> str:
 
 # The simulator lives in its own package; its command is registered here.
 main.add_command(simulate)
+# So do the alerting commands (alerts, silence, hook, deliveries).
+for _command in ALERT_COMMANDS:
+    main.add_command(_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

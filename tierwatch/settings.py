@@ -21,12 +21,12 @@ from pydantic_settings import (
 
 from analytics.alerting.config import AlertsSettings
 from analytics.config import AnalyticsSettings
+from collector.schema import TIERS
 from dashboard.config import DashboardSettings
 from tierwatch.section import Section
 
 __all__ = ["AnalyticsSettings", "Section", "Settings", "SettingsError", "load_settings"]
 
-TIERS = ("device", "edge", "cloud")
 DEFAULT_DATABASE_URL = "sqlite:///./tierwatch.db"
 
 
