@@ -12,8 +12,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# The demo: server on SQLite, a simulated fleet with a scheduled degradation, an alert hook.
 run: $(STAMP)
-	$(BIN)/tierwatch serve --dev
+	$(BIN)/tierwatch demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

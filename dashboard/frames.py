@@ -193,11 +193,14 @@ def key_figures(segment: SegmentHealth, report: HealthReport) -> list[KeyFigure]
     return out
 
 
-def tier_summaries(report: HealthReport) -> list[TierSummary]:
+def tier_summaries(report: HealthReport, detail: HealthReport | None = None) -> list[TierSummary]:
     """One summary per tier (device, edge, cloud) of a report split by tier.
 
     Several segments of one tier (a report also split by fleet) are summarised by
-    the worst. A tier without attempts in the window has ``insufficient_data``.
+    the worst. ``detail``, the same period split further (by tier and task), adds
+    its segments' warnings and degradations with their findings, so that one
+    task's degradation is not diluted by the tier's other tasks. A tier without
+    attempts in the window has ``insufficient_data``.
     """
     if "tier" not in report.by:
         raise ValueError("tier summaries need a report split by tier")
@@ -207,13 +210,26 @@ def tier_summaries(report: HealthReport) -> list[TierSummary]:
         if not mine:
             out.append(TierSummary(tier, "insufficient_data", 0, [], []))
             continue
+        parts = [
+            s
+            for s in (detail.segments if detail is not None else [])
+            if s.key.get("tier") == tier and s.status in _WORSE
+        ]
         worst = min(mine, key=lambda s: theme.STATUS_ORDER.index(s.status))
+        status = min([worst.status, *(s.status for s in parts)], key=theme.STATUS_ORDER.index)
         findings = [
             (f.severity, finding_text(f)) for s in mine for f in s.findings if f.severity in _WORSE
         ]
+        for part in parts:
+            where = describe_key({k: v for k, v in part.key.items() if k != "tier"})
+            findings += [
+                (f.severity, f"{where}: {finding_text(f)}")
+                for f in part.findings
+                if f.severity in _WORSE
+            ]
         findings.sort(key=lambda pair: theme.STATUS_ORDER.index(pair[0]))
         attempts = sum(int(s.metrics.get("attempts") or 0) for s in mine)
-        out.append(TierSummary(tier, worst.status, attempts, findings, key_figures(worst, report)))
+        out.append(TierSummary(tier, status, attempts, findings, key_figures(worst, report)))
     return out
 
 

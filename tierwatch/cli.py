@@ -292,6 +292,34 @@ def token_create(ctx: click.Context, fleet: str, role: str, db: str | None) -> N
     click.echo(text)
 
 
+@main.command()
+@click.option("--port", metavar="P", type=int, default=4318, show_default=True, help="Server port.")
+@click.option(
+    "--db",
+    "database",
+    metavar="FILE",
+    default="demo.db",
+    show_default=True,
+    help="SQLite file for the demo (replaced at start).",
+)
+@click.option("--history", default="6h", show_default=True, help="Fleet history to backfill.")
+@click.option(
+    "--live-rate", type=float, default=10.0, show_default=True, help="Live requests per second."
+)
+def demo(port: int, database: str, history: str, live_rate: float) -> None:
+    """Run a local demo: server, simulated fleet, a degradation, and an alert hook that prints.
+
+    \b
+    Example:
+      tierwatch demo            # then open http://127.0.0.1:4318/dashboard/
+    """
+    from pathlib import Path
+
+    from tierwatch.demo import run_demo
+
+    sys.exit(run_demo(port=port, database=Path(database), history=history, live_rate=live_rate))
+
+
 def _version() -> str:
     import tierwatch
 

@@ -63,8 +63,9 @@ def view(
         return components.empty_state(ctx.endpoint(), dev=ctx.dev), ""
     period = ctx.period(window, baseline)
     report = ctx.source.health(period, by=["tier"], fleet=scope)
+    by_task = ctx.source.health(period, by=["tier", "task"], fleet=scope)
     columns = {"window": f"last {period.window}", "baseline": f"{period.baseline} before"}
-    cards = [components.tier_card(s, **columns) for s in tier_summaries(report)]
+    cards = [components.tier_card(s, **columns) for s in tier_summaries(report, by_task)]
     escalation = components.metric_tile(
         fleet_escalation(report),
         tile_id="fleet-escalation",

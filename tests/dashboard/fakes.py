@@ -285,6 +285,8 @@ class FakeSource:
 
     fleet_names: list[str] = field(default_factory=lambda: ["shop"])
     health_report: HealthReport | None = None
+    #: reports for particular splits (``by``); others get ``health_report``
+    health_by: dict[tuple[str, ...], HealthReport] = field(default_factory=dict)
     series_frames: dict[str, pd.DataFrame] = field(default_factory=dict)
     comparisons: list[TierComparison] = field(default_factory=list)
     drifts: list[VersionDrift] = field(default_factory=list)
@@ -300,6 +302,8 @@ class FakeSource:
 
     def health(self, period: TimeRange, *, by: Sequence[str], fleet: str | None) -> HealthReport:
         self.calls.append(("health", {"period": period, "by": list(by), "fleet": fleet}))
+        if tuple(by) in self.health_by:
+            return self.health_by[tuple(by)]
         assert self.health_report is not None
         return self.health_report
 

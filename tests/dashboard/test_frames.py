@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -62,6 +64,32 @@ def test_tier_summaries_one_per_tier_worst_findings_first() -> None:
         "privacy_violations", "privacy violations", "2", "0", "", "degraded"
     )
     assert cloud.figures[1] == KeyFigure("error_rate", "error rate", "n/a", "n/a", "")
+
+
+def test_tier_summaries_take_degradations_of_one_task_from_the_detail() -> None:
+    # the device tier as a whole is fine; one of its tasks is not
+    tier_level = fakes.report(
+        [
+            dataclasses.replace(fakes.device_segment(), status="ok", findings=[]),
+            fakes.cloud_segment(),
+        ]
+    )
+    detail = fakes.report(
+        [
+            fakes.device_segment(task="photo-tag"),
+            dataclasses.replace(fakes.cloud_segment(), key={"tier": "cloud", "task": "asr"}),
+        ],
+        by=("tier", "task"),
+    )
+    device, edge, cloud = frames.tier_summaries(tier_level, detail)
+    assert (device.status, edge.status, cloud.status) == ("degraded", "insufficient_data", "ok")
+    assert device.findings[0] == (
+        "degraded",
+        "task=photo-tag: error rate 7.5% vs 3.0% baseline (+150%), p<0.001; "
+        "explained by model_version=2.2.0 (95%)",
+    )
+    # the key figures stay those of the whole tier
+    assert device.figures == frames.tier_summaries(tier_level)[0].figures
 
 
 def test_tier_summaries_need_a_report_split_by_tier() -> None:

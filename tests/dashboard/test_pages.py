@@ -63,6 +63,8 @@ def test_overview_cards_escalation_and_firing_alerts() -> None:
         health_report=fakes.report(
             [fakes.device_segment(), fakes.edge_segment(), fakes.cloud_segment()]
         ),
+        # split by task too, nothing else is wrong
+        health_by={("tier", "task"): fakes.report([], by=("tier", "task"))},
         alert_rows=fakes.alerts_frame(
             [
                 {
@@ -89,8 +91,9 @@ def test_overview_cards_escalation_and_firing_alerts() -> None:
         caption
         == "every fleet; window 1h (11:00 to 12:00 UTC) against the 24h before; updated 12:00:30 UTC"
     )
-    (call,) = health_calls(source)
+    call, by_task = health_calls(source)
     assert call["by"] == ["tier"] and call["fleet"] is None
+    assert by_task["by"] == ["tier", "task"] and by_task["period"] == call["period"]
     assert (call["period"].end, call["period"].window_start) == (END, fakes.WINDOW_START)
     device = by_id(body, "tier-card-device")
     assert device.className == "card tier-card status-degraded"

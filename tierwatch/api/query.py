@@ -90,6 +90,9 @@ def dimensions(text: str | None, default: list[str]) -> list[str]:
 
 def fleet_scope(principal: Principal, fleet: str | None) -> str | None:
     """The fleet a request may see: its token's fleet, or the one asked for."""
+    if fleet is not None and "\x00" in fleet:
+        # PostgreSQL text cannot hold NUL, and no fleet name has one.
+        raise BadParameter("fleet", "a fleet name cannot contain NUL characters")
     if principal.fleet is None:
         return fleet
     if fleet is not None and fleet != principal.fleet:

@@ -1,0 +1,339 @@
+"""One evaluation pass: rules → states → mute → de-duplicate → outbox, under the lease.
+
+:func:`evaluate` reads what the rules need (the health report and metrics
+frames), hands everything to :func:`plan_pass`, which is pure, and writes the
+plan in one transaction: alert rows, their history and the notification rows
+together, fenced by the evaluator lease so that only its holder writes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, Engine, RowMapping, insert, select, update
+
+from analytics.alerting import lease, outbox
+from analytics.alerting.config import (
+    DEGRADED_RULE,
+    PRIVACY_RULE,
+    AlertRule,
+    AlertsSettings,
+    parse_for,
+)
+from analytics.alerting.dedup import notification_due
+from analytics.alerting.payloads import Notice, render
+from analytics.alerting.routing import hooks_for
+from analytics.alerting.rules import (
+    Candidate,
+    degraded_candidates,
+    privacy_candidates,
+    threshold_candidates,
+)
+from analytics.alerting.signing import new_webhook_id
+from analytics.alerting.silences import Silence, active_silences, muted_by
+from analytics.alerting.states import ACTIVE_STATES, Alert, Transition, advance
+from analytics.alerting.times import to_ms
+from analytics.durations import parse_duration
+from analytics.health import health_report
+from analytics.timeseries import metrics_frame
+from collector.db import WRITE
+from collector.schema import ALERT_EVENTS, ALERTS
+from tierwatch.settings import Settings
+
+log = logging.getLogger(__name__)
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Collected:
+    """What the rules raise now, and which rules could be evaluated."""
+
+    candidates: list[Candidate]
+    evaluated: frozenset[str]
+    configured: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one pass writes: changed alerts, their transitions, and notifications due."""
+
+    alerts: list[Alert]
+    new: frozenset[str]
+    transitions: list[Transition]
+    notices: list[tuple[Alert, str]]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The outcome of one pass, for logs and tests."""
+
+    candidates: int
+    transitions: list[Transition]
+    notifications: int
+
+
+def collect(conn: Connection, settings: Settings, *, now: datetime) -> Collected:
+    """Run every configured rule at ``now``; a rule that fails is logged and left out.
+
+    The rules read the analytics thresholds and the privacy policy too, so they get
+    the whole settings.
+    """
+    alerts = settings.alerts
+    candidates: list[Candidate] = []
+    evaluated: set[str] = set()
+    configured = {rule.name for rule in alerts.rules}
+    frames: dict[tuple[tuple[str, ...], timedelta], pd.DataFrame] = {}
+
+    def frame(by: Sequence[str], window: timedelta) -> pd.DataFrame:
+        key = (tuple(by), window)
+        if key not in frames:
+            frames[key] = metrics_frame(
+                conn, start=now - window, end=now, by=by, privacy=settings.privacy
+            )
+        return frames[key]
+
+    def run(name: str, raise_candidates: Callable[[], list[Candidate]]) -> None:
+        try:
+            candidates.extend(raise_candidates())
+        except Exception:
+            log.exception("alert rule %s could not be evaluated; its alerts keep their state", name)
+            return
+        evaluated.add(name)
+
+    by = alerts.dimensions()
+    if alerts.degraded_rule:
+        configured.add(DEGRADED_RULE)
+        run(
+            DEGRADED_RULE,
+            lambda: degraded_candidates(
+                health_report(
+                    conn,
+                    end=now,
+                    window=parse_duration(alerts.window),
+                    baseline=parse_duration(alerts.baseline),
+                    by=by,
+                    fleet=None,
+                    settings=settings.analytics,
+                    privacy=settings.privacy,
+                ),
+                for_=parse_for(alerts.degraded_for),
+            ),
+        )
+    rule_window = parse_duration(alerts.rule_window)
+    if alerts.privacy_rule:
+        configured.add(PRIVACY_RULE)
+        run(
+            PRIVACY_RULE,
+            lambda: privacy_candidates(
+                frame(by, rule_window),
+                by=by,
+                window=rule_window,
+                for_=parse_for(alerts.privacy_for),
+            ),
+        )
+
+    def threshold(rule: AlertRule, dims: list[str], window: timedelta) -> list[Candidate]:
+        return threshold_candidates(rule, frame(dims, window), by=dims, window=window)
+
+    for rule in alerts.rules:
+        dims = alerts.dimensions([*(rule.by or alerts.by), *rule.match])
+        window = parse_duration(rule.window) if rule.window else rule_window
+        run(rule.name, functools.partial(threshold, rule, dims, window))
+    return Collected(
+        candidates=candidates, evaluated=frozenset(evaluated), configured=frozenset(configured)
+    )
+
+
+def plan_pass(
+    current: Mapping[str, Alert],
+    collected: Collected,
+    silences: Iterable[Silence],
+    *,
+    now: int,
+    evaluator: str,
+    repeat_interval_ms: int,
+) -> Plan:
+    """Advance every alert one step and decide its notifications (pure).
+
+    Alerts of rules that could not be evaluated keep their state; alerts of rules
+    no longer configured resolve.
+    """
+    silences = list(silences)
+    by_fingerprint = {c.fingerprint: c for c in collected.candidates}
+    fingerprints = list(by_fingerprint)
+    for fingerprint, alert in current.items():
+        if fingerprint in by_fingerprint or alert.state not in ACTIVE_STATES:
+            continue
+        if alert.rule in collected.configured and alert.rule not in collected.evaluated:
+            continue
+        fingerprints.append(fingerprint)
+    changed: list[Alert] = []
+    transitions: list[Transition] = []
+    notices: list[tuple[Alert, str]] = []
+    for fingerprint in fingerprints:
+        before = current.get(fingerprint)
+        after, transition = advance(
+            before, by_fingerprint.get(fingerprint), now=now, evaluator=evaluator
+        )
+        if after is None:
+            continue
+        silence = muted_by(silences, after.labels, fleet=after.fleet, now=now)
+        after = dataclasses.replace(after, silenced_by=silence.id if silence else None)
+        due = notification_due(
+            after, now=now, repeat_interval_ms=repeat_interval_ms, muted=silence is not None
+        )
+        if due is not None:
+            after = dataclasses.replace(after, notified_state=due, last_notified_at=now)
+            notices.append((after, due))
+        if transition is not None:
+            transitions.append(transition)
+        if after != before:
+            changed.append(after)
+    new = frozenset(a.fingerprint for a in changed if a.fingerprint not in current)
+    return Plan(alerts=changed, new=new, transitions=transitions, notices=notices)
+
+
+def evaluate(
+    engine: Engine,
+    settings: Settings,
+    *,
+    holder: str,
+    clock: Callable[[], datetime],
+) -> Evaluation | None:
+    """One pass if this server holds (or gets) the evaluator lease; ``None`` otherwise."""
+    alerts = settings.alerts
+    ttl_ms = int(alerts.lease_seconds * 1000)
+    if not lease.acquire(
+        engine, name=lease.EVALUATOR, holder=holder, now=to_ms(clock()), ttl_ms=ttl_ms
+    ):
+        return None
+    now = clock()
+    now_ms = to_ms(now)
+    with engine.connect() as conn:
+        collected = collect(conn, settings, now=now)
+        current = load_alerts(conn, [c.fingerprint for c in collected.candidates])
+        silences = active_silences(conn, now=now_ms)
+    plan = plan_pass(
+        current,
+        collected,
+        silences,
+        now=now_ms,
+        evaluator=holder,
+        repeat_interval_ms=int(parse_duration(alerts.repeat_interval).total_seconds() * 1000),
+    )
+    external_url = settings.server.public_url
+    deliveries = 0
+    with engine.connect() as conn:
+        conn = conn.execution_options(**{WRITE: True})
+        with conn.begin():
+            lease.hold(conn, name=lease.EVALUATOR, holder=holder, now=to_ms(clock()), ttl_ms=ttl_ms)
+            write_alerts(conn, plan)
+            for alert, event in plan.notices:
+                deliveries += enqueue_notice(
+                    conn, alerts, alert, event, now=now_ms, external_url=external_url
+                )
+    for transition in plan.transitions:
+        log.info(
+            "alert %s: %s -> %s: %s",
+            transition.fingerprint,
+            transition.from_state,
+            transition.to_state,
+            transition.summary,
+        )
+    return Evaluation(
+        candidates=len(collected.candidates),
+        transitions=plan.transitions,
+        notifications=deliveries,
+    )
+
+
+def load_alerts(conn: Connection, fingerprints: Sequence[str]) -> dict[str, Alert]:
+    """Active alerts, and the alerts of ``fingerprints`` whatever their state."""
+    rows = list(conn.execute(select(ALERTS).where(ALERTS.c.state.in_(ACTIVE_STATES))).mappings())
+    for i in range(0, len(fingerprints), _CHUNK):
+        chunk = list(fingerprints[i : i + _CHUNK])
+        rows += conn.execute(
+            select(ALERTS).where(
+                ALERTS.c.fingerprint.in_(chunk), ALERTS.c.state.not_in(ACTIVE_STATES)
+            )
+        ).mappings()
+    return {row["fingerprint"]: _alert(row) for row in rows}
+
+
+def _alert(row: RowMapping) -> Alert:
+    values = dict(row)
+    values["labels"] = json.loads(values["labels"])
+    values["annotations"] = json.loads(values["annotations"])
+    return Alert(**values)
+
+
+def _row(alert: Alert) -> dict[str, Any]:
+    values = dataclasses.asdict(alert)
+    values["labels"] = json.dumps(alert.labels, sort_keys=True)
+    values["annotations"] = json.dumps(alert.annotations, sort_keys=True)
+    return values
+
+
+def write_alerts(conn: Connection, plan: Plan) -> None:
+    """Write the plan's alert rows and history (in the caller's transaction)."""
+    for alert in plan.alerts:
+        values = _row(alert)
+        if alert.fingerprint in plan.new:
+            conn.execute(insert(ALERTS).values(**values))
+        else:
+            conn.execute(
+                update(ALERTS).where(ALERTS.c.fingerprint == alert.fingerprint).values(**values)
+            )
+    if plan.transitions:
+        conn.execute(
+            insert(ALERT_EVENTS),
+            [dataclasses.asdict(t) for t in plan.transitions],
+        )
+
+
+def enqueue_notice(
+    conn: Connection,
+    settings: AlertsSettings,
+    alert: Alert,
+    event: str,
+    *,
+    now: int,
+    external_url: str,
+) -> int:
+    """Write one notification row per hook that takes ``alert``; return how many."""
+    notice = Notice(
+        event=event,
+        fingerprint=alert.fingerprint,
+        rule=alert.rule,
+        severity=alert.severity,
+        fleet=alert.fleet,
+        labels=alert.labels,
+        annotations=alert.annotations,
+        summary=alert.summary,
+        value=alert.value,
+        started_at=alert.started_at,
+        resolved_at=alert.resolved_at,
+        at=now,
+    )
+    hooks = hooks_for(settings.hooks, fleet=alert.fleet, severity=alert.severity)
+    for hook in hooks:
+        outbox.enqueue(
+            conn,
+            webhook_id=new_webhook_id(),
+            hook=hook.name,
+            kind=hook.kind,
+            event=event,
+            body=render(hook.kind, notice, receiver=hook.name, external_url=external_url),
+            fingerprint=alert.fingerprint,
+            fleet=alert.fleet,
+            now=now,
+        )
+    return len(hooks)

@@ -1,0 +1,218 @@
+"""Alert rules: what is wrong now, per segment, as candidate alerts (pure).
+
+Three kinds, each a function from an analytics result to candidates:
+
+- ``segment_degraded`` (built in): a segment of the health report is ``degraded``;
+- ``privacy_violation`` (built in): a segment had privacy violations in the rule window;
+- operator rules: a metric of the segments matching a selector against a threshold.
+
+A candidate's fingerprint is a stable hash of the rule name and the segment key,
+so the same rule on the same segment is always the same alert.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pandas as pd
+
+from analytics.alerting.config import DEGRADED_RULE, PRIVACY_RULE, AlertRule
+from analytics.durations import format_duration
+from analytics.findings import format_value
+from analytics.health import HealthReport
+
+_LABELS = {
+    "error_rate": "error rate",
+    "fallback_rate": "fallback rate",
+    "cloud_escalation_rate": "cloud escalation rate",
+    "latency_mean_ms": "mean latency",
+    "latency_p50_ms": "p50 latency",
+    "latency_p95_ms": "p95 latency",
+    "latency_p99_ms": "p99 latency",
+    "confidence_mean": "mean confidence",
+    "quality_mean": "mean quality",
+    "privacy_violations": "privacy violations",
+    "energy_mj_mean": "mean energy",
+    "thermal_share": "thermal share",
+    "offline_share": "offline share",
+}
+_COMPARE = {
+    ">": lambda v, t: v > t,
+    ">=": lambda v, t: v >= t,
+    "<": lambda v, t: v < t,
+    "<=": lambda v, t: v <= t,
+}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An alert a rule raises now for one segment, before states, silences and hooks."""
+
+    rule: str
+    fingerprint: str
+    fleet: str
+    severity: str
+    labels: dict[str, str]
+    summary: str
+    value: float | None
+    for_: timedelta
+    annotations: dict[str, str] = field(default_factory=dict)
+
+
+def fingerprint(rule: str, key: Mapping[str, str]) -> str:
+    """The stable identity of ``rule`` on the segment ``key``: 16 hex digits."""
+    text = json.dumps({"rule": rule, "segment": dict(sorted(key.items()))}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def segment_text(key: Mapping[str, str]) -> str:
+    """A segment key as operators read it: ``fleet=robots tier=device task=photo-tag``."""
+    return " ".join(f"{k}={v}" for k, v in key.items()) or "all attempts"
+
+
+def metric_label(metric: str) -> str:
+    """A metric's name in alert texts."""
+    return _LABELS.get(metric, metric.replace("_", " "))
+
+
+def _labels(
+    rule: str, severity: str, key: Mapping[str, str], extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    # Rule labels come last but never hide the identity labels.
+    return {**(extra or {}), "alertname": rule, "severity": severity, **key}
+
+
+def degraded_candidates(
+    report: HealthReport, *, for_: timedelta, severity: str = "critical"
+) -> list[Candidate]:
+    """One candidate per ``degraded`` segment of ``report``, with its findings as evidence."""
+    out = []
+    for segment in report.segments:
+        if segment.status != "degraded":
+            continue
+        key = {k: str(v) for k, v in segment.key.items()}
+        worse = [f for f in segment.findings if f.direction == "worse"]
+        evidence = [f.explanation for f in worse] or ["no finding detail"]
+        summary = f"{segment_text(key)} is degraded: {evidence[0]}"
+        out.append(
+            Candidate(
+                rule=DEGRADED_RULE,
+                fingerprint=fingerprint(DEGRADED_RULE, key),
+                fleet=key.get("fleet", ""),
+                severity=severity,
+                labels=_labels(DEGRADED_RULE, severity, key),
+                summary=summary,
+                value=None,
+                for_=for_,
+                annotations={
+                    "summary": summary,
+                    "description": "; ".join(evidence),
+                    "window": f"{_iso(report.window_start)}/{_iso(report.window_end)}",
+                    "baseline": f"{_iso(report.baseline_start)}/{_iso(report.baseline_end)}",
+                },
+            )
+        )
+    return out
+
+
+def privacy_candidates(
+    frame: pd.DataFrame,
+    *,
+    by: Sequence[str],
+    window: timedelta,
+    for_: timedelta,
+    severity: str = "critical",
+) -> list[Candidate]:
+    """One candidate per segment of ``frame`` (a metrics frame) with privacy violations."""
+    out = []
+    for row in frame.to_dict("records"):
+        count = _number(row.get("privacy_violations"))
+        if count is None or count <= 0:
+            continue
+        key = {d: str(row[d]) for d in by}
+        plural = "s" if count != 1 else ""
+        summary = (
+            f"{int(count)} privacy violation{plural} in {segment_text(key)} in the last "
+            f"{format_duration(window)}: sensitive data ran on a tier the fleet's policy forbids"
+        )
+        out.append(
+            Candidate(
+                rule=PRIVACY_RULE,
+                fingerprint=fingerprint(PRIVACY_RULE, key),
+                fleet=key.get("fleet", ""),
+                severity=severity,
+                labels=_labels(PRIVACY_RULE, severity, key),
+                summary=summary,
+                value=float(count),
+                for_=for_,
+                annotations={"summary": summary, "metric": "privacy_violations"},
+            )
+        )
+    return out
+
+
+def threshold_candidates(
+    rule: AlertRule, frame: pd.DataFrame, *, by: Sequence[str], window: timedelta
+) -> list[Candidate]:
+    """One candidate per segment of ``frame`` that matches ``rule`` and breaches its threshold.
+
+    Segments with fewer than ``rule.min_attempts`` attempts, or without a value of
+    the metric, are not judged.
+    """
+    out = []
+    for row in frame.to_dict("records"):
+        if any(str(row.get(d)) != v for d, v in rule.match.items()):
+            continue
+        attempts = _number(row.get("attempts")) or 0.0
+        value = _number(row.get(rule.metric))
+        if attempts < rule.min_attempts or value is None:
+            continue
+        if not _COMPARE[rule.op](value, rule.threshold):
+            continue
+        key = {d: str(row[d]) for d in by}
+        shown = format_value(rule.metric, value)
+        limit = format_value(rule.metric, rule.threshold)
+        text = (
+            f"{metric_label(rule.metric)} {shown} {rule.op} {limit} in {segment_text(key)} "
+            f"over the last {format_duration(window)} ({int(attempts)} attempts)"
+        )
+        summary = f"{rule.summary}: {text}" if rule.summary else text
+        out.append(
+            Candidate(
+                rule=rule.name,
+                fingerprint=fingerprint(rule.name, key),
+                fleet=key.get("fleet", ""),
+                severity=rule.severity,
+                labels=_labels(rule.name, rule.severity, key, rule.labels),
+                summary=summary,
+                value=value,
+                for_=rule.for_duration,
+                annotations={
+                    "summary": summary,
+                    "metric": rule.metric,
+                    "threshold": f"{rule.op} {rule.threshold:g}",
+                    "value": f"{value:g}",
+                },
+            )
+        )
+    return out
+
+
+def _number(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) else number
+
+
+def _iso(moment: Any) -> str:
+    return moment.isoformat().replace("+00:00", "Z")

@@ -1,0 +1,108 @@
+"""The alerting service in a server: an evaluation loop and a delivery loop.
+
+Every server runs both. Only the holder of the evaluator lease evaluates
+(:mod:`analytics.alerting.lease`); every server delivers, claims keeping them
+apart. A pass that writes notifications wakes the delivery loop at once. On a
+clean shutdown the lease is released so another server takes over without
+waiting for it to expire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from datetime import UTC, datetime
+
+import anyio
+from sqlalchemy import Engine
+
+from analytics.alerting import lease
+from analytics.alerting.delivery import Attempted, deliver_due
+from analytics.alerting.evaluator import Evaluation, evaluate
+from analytics.alerting.times import to_ms
+from tierwatch.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    """The wall clock (the one place the alerting service reads it)."""
+    return datetime.now(UTC)
+
+
+def now_ms() -> int:
+    """The wall clock in Unix milliseconds."""
+    return to_ms(utc_now())
+
+
+class AlertService:
+    """Evaluation and delivery for one server process."""
+
+    def __init__(self, engine: Engine, settings: Settings, *, holder: str | None = None) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.holder = holder or lease.holder_id()
+        self.rng = random.Random()
+
+    def evaluate_once(self) -> Evaluation | None:
+        """One evaluation pass, if this server holds the lease."""
+        return evaluate(self.engine, self.settings, holder=self.holder, clock=utc_now)
+
+    def deliver_once(self) -> list[Attempted]:
+        """One delivery pass over due notifications."""
+        return deliver_due(
+            self.engine, self.settings.alerts, holder=self.holder, clock=now_ms, rng=self.rng
+        )
+
+    async def run(self) -> None:
+        """Run both loops until cancelled."""
+        # Local to this run: an app's lifespan may run more than once (test clients).
+        wake = asyncio.Event()
+        tasks = [
+            asyncio.create_task(self._evaluation_loop(wake)),
+            asyncio.create_task(self._delivery_loop(wake)),
+        ]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            with contextlib.suppress(Exception):
+                await anyio.to_thread.run_sync(
+                    lambda: lease.release(self.engine, name=lease.EVALUATOR, holder=self.holder)
+                )
+
+    async def _evaluation_loop(self, wake: asyncio.Event) -> None:
+        interval = self.settings.alerts.evaluation_interval_seconds
+        while True:
+            # Wait first: start-up (and migrations) should not compete with a pass.
+            await asyncio.sleep(interval)
+            try:
+                result = await anyio.to_thread.run_sync(self.evaluate_once)
+            except lease.LeaseLost as exc:
+                log.warning("alert evaluation not written: %s", exc)
+                continue
+            except Exception:
+                log.exception("alert evaluation failed; will try again")
+                continue
+            if result is not None and result.notifications:
+                wake.set()
+
+    async def _delivery_loop(self, wake: asyncio.Event) -> None:
+        alerts = self.settings.alerts
+        while True:
+            try:
+                attempted = await anyio.to_thread.run_sync(self.deliver_once)
+            except Exception:
+                log.exception("delivering notifications failed; will try again")
+                attempted = []
+            if len(attempted) >= alerts.delivery_concurrency:
+                continue  # a full batch: more may be due
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), alerts.delivery_interval_seconds)
+            wake.clear()
