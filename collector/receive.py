@@ -1,9 +1,10 @@
 """``POST /v1/traces``: the OTLP/HTTP receiver, and the one place errors become HTTP.
 
-Each request is admitted (a bounded number run at once and a bounded number wait;
-the rest are told to retry), authenticated, read up to the size cap, then decoded,
-normalised and stored in a worker thread. The answer is sent only after the
-transaction commits.
+Each request is authenticated, admitted (a bounded number run at once and a
+bounded number wait; the rest are told to retry) and read up to the size cap;
+then :class:`collector.ingest.Ingestor` decodes, normalises and stores it, in a
+worker thread or in an ingest worker process (:mod:`collector.workers`). The
+answer is sent only after the transaction commits.
 """
 
 from __future__ import annotations
