@@ -210,10 +210,14 @@ def tier_summaries(report: HealthReport, detail: HealthReport | None = None) -> 
         if not mine:
             out.append(TierSummary(tier, "insufficient_data", 0, [], []))
             continue
+        attempts = sum(int(s.metrics.get("attempts") or 0) for s in mine)
+        # A part holding all of the tier's attempts (its only task) would repeat the tier.
         parts = [
             s
             for s in (detail.segments if detail is not None else [])
-            if s.key.get("tier") == tier and s.status in _WORSE
+            if s.key.get("tier") == tier
+            and s.status in _WORSE
+            and int(s.metrics.get("attempts") or 0) < attempts
         ]
         worst = min(mine, key=lambda s: theme.STATUS_ORDER.index(s.status))
         status = min([worst.status, *(s.status for s in parts)], key=theme.STATUS_ORDER.index)
@@ -228,7 +232,6 @@ def tier_summaries(report: HealthReport, detail: HealthReport | None = None) -> 
                 if f.severity in _WORSE
             ]
         findings.sort(key=lambda pair: theme.STATUS_ORDER.index(pair[0]))
-        attempts = sum(int(s.metrics.get("attempts") or 0) for s in mine)
         out.append(TierSummary(tier, status, attempts, findings, key_figures(worst, report)))
     return out
 

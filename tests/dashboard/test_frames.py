@@ -74,9 +74,11 @@ def test_tier_summaries_take_degradations_of_one_task_from_the_detail() -> None:
             fakes.cloud_segment(),
         ]
     )
+    photo_tag = fakes.device_segment(task="photo-tag")
+    photo_tag = dataclasses.replace(photo_tag, metrics={**photo_tag.metrics, "attempts": 120})
     detail = fakes.report(
         [
-            fakes.device_segment(task="photo-tag"),
+            photo_tag,
             dataclasses.replace(fakes.cloud_segment(), key={"tier": "cloud", "task": "asr"}),
         ],
         by=("tier", "task"),
@@ -90,6 +92,13 @@ def test_tier_summaries_take_degradations_of_one_task_from_the_detail() -> None:
     )
     # the key figures stay those of the whole tier
     assert device.figures == frames.tier_summaries(tier_level)[0].figures
+    # a tier's only task is the tier itself: nothing is repeated
+    whole = fakes.report([fakes.device_segment()])
+    only_task = fakes.report([fakes.device_segment(task="photo-tag")], by=("tier", "task"))
+    assert (
+        frames.tier_summaries(whole, only_task)[0].findings
+        == frames.tier_summaries(whole)[0].findings
+    )
 
 
 def test_tier_summaries_need_a_report_split_by_tier() -> None:
