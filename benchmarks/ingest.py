@@ -280,9 +280,10 @@ def main() -> None:
         # Warm up with one request outside the timing.
         send_all(args.port, bodies[:1], 1)
         pids = [server.pid, *_children(server.pid)]
-        cpu_before = sum(_cpu_seconds(p) for p in pids)
+        cpu_before = [_cpu_seconds(p) for p in pids]
         elapsed, latencies, retries = send_all(args.port, bodies[1:], args.senders)
-        cpu = sum(_cpu_seconds(p) for p in pids) - cpu_before
+        cpu_each = [_cpu_seconds(p) - before for p, before in zip(pids, cpu_before, strict=True)]
+        cpu = sum(cpu_each)
         conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=30)
         conn.request("GET", "/api/v1/summary")
         stored = json.loads(conn.getresponse().read())["attempts"]
@@ -310,6 +311,7 @@ def main() -> None:
         },
         "retried_requests": retries,
         "server_cpu_us_per_span": round(cpu / (sent - args.batch) * 1e6, 1),
+        "cpu_us_per_span_per_process": [round(c / (sent - args.batch) * 1e6, 1) for c in cpu_each],
         "server_peak_rss_mb": round(rss, 1),
         "peak_rss_mb_per_process": [round(r, 1) for r in rss_each],
     }
@@ -328,7 +330,9 @@ def main() -> None:
             f"p95 {latency['p95']} ms, p99 {latency['p99']} ms; "
             f"server peak RSS {figures['server_peak_rss_mb']} MB in all "
             f"({' + '.join(str(r) for r in figures['peak_rss_mb_per_process'])}); "
-            f"server CPU {figures['server_cpu_us_per_span']} us/span; {retries} retried requests"
+            f"server CPU {figures['server_cpu_us_per_span']} us/span "
+            f"({' + '.join(str(c) for c in figures['cpu_us_per_span_per_process'])}); "
+            f"{retries} retried requests"
         )
 
 

@@ -69,10 +69,15 @@ def decode(text: str | None) -> dict[int, int]:
 
 def merge(a: str | None, b: str | None) -> str:
     """Add two stored histograms; used as the SQL function ``tw_hist_merge`` on SQLite."""
-    total = decode(a)
-    for bucket, count in decode(b).items():
+    if not b or b == "{}":
+        return a or "{}"
+    if not a or a == "{}":
+        return b
+    # Keys stay text: only their order needs them as numbers. This runs in every upsert.
+    total: dict[str, int] = json.loads(a)
+    for bucket, count in json.loads(b).items():
         total[bucket] = total.get(bucket, 0) + count
-    return encode(total)
+    return "{" + ",".join(f'"{k}":{total[k]}' for k in sorted(total, key=int)) + "}"
 
 
 def merge_all(texts: Iterable[str | None]) -> dict[int, int]:

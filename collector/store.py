@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import psycopg
@@ -51,6 +52,8 @@ log = logging.getLogger(__name__)
 _ATTEMPT_FIELDS = tuple(AttemptRow.__dataclass_fields__)
 _attempt_values = operator.attrgetter(*_ATTEMPT_FIELDS)
 _INSERT_COLUMNS = (*_ATTEMPT_FIELDS, "segment_id", "received_time_unix_nano")
+_TRACE_ID = _INSERT_COLUMNS.index("trace_id")
+_SPAN_ID = _INSERT_COLUMNS.index("span_id")
 #: Rows per INSERT statement: 500 x 39 parameters stays under SQLite's 32,766 limit.
 _INSERT_SLICE = 500
 _PG_TYPES = {
@@ -72,6 +75,14 @@ _PG_FROM_STAGING = (
     f"SELECT {','.join(_INSERT_COLUMNS)} FROM attempts_staging "
     "ON CONFLICT (start_time_unix_nano, trace_id, span_id) DO NOTHING RETURNING trace_id, span_id"
 )
+
+
+def _slices(values: list[tuple[Any, ...]]) -> list[tuple[int, tuple[Any, ...]]]:
+    """Attempt rows cut into INSERT-sized slices: (rows, flat parameters) each."""
+    return [
+        (len(part), tuple(chain.from_iterable(part)))
+        for part in (values[o : o + _INSERT_SLICE] for o in range(0, len(values), _INSERT_SLICE))
+    ]
 
 
 class _DriverStatement:
@@ -148,7 +159,7 @@ class Store:
         least = func.min if self._sqlite else func.least
         greatest = func.max if self._sqlite else func.greatest
 
-        self._insert_sql_cache: dict[int, str] = {}
+        self._insert_sql_cache: dict[tuple[int, bool], str] = {}
 
         rollups = ROLLUPS
         ins = dialect_insert(rollups)
@@ -235,75 +246,84 @@ class Store:
     def _write_once(
         self, batch: Batch, rows: list[AttemptRow], segment_ids: list[int], received_ns: int
     ) -> int:
-        with self._write_lock, self.engine.connect() as conn:
-            conn = conn.execution_options(**{WRITE: True})
-            with conn.begin():
-                new_rows, new_ids = self._insert_attempts_returning_new(
-                    conn, rows, segment_ids, received_ns
-                )
-                if new_rows:
-                    self._upsert_rollups.run(conn, build_rollups(new_rows, new_ids))
-                    self._upsert_devices.run(conn, build_devices(new_rows))
-                self._count(conn, batch, new_rows, received_ns)
-        return len(new_rows)
-
-    def _insert_attempts_returning_new(
-        self, conn: Connection, rows: list[AttemptRow], segment_ids: list[int], received_ns: int
-    ) -> tuple[list[AttemptRow], list[int]]:
-        """Insert ``rows``; return the ones that were new, with their segment ids."""
-        if not rows:
-            return [], []
-        if self._sqlite:
-            inserted = self._insert_sqlite(conn, rows, segment_ids, received_ns)
-        else:
-            inserted = self._insert_postgres(conn, rows, segment_ids, received_ns)
-        if len(inserted) == len(rows):
-            return rows, segment_ids
-        new = [
-            (row, segment_id)
-            for row, segment_id in zip(rows, segment_ids, strict=True)
-            if (row.trace_id, row.span_id) in inserted
-        ]
-        return [row for row, _ in new], [segment_id for _, segment_id in new]
-
-    def _insert_sqlite(
-        self, conn: Connection, rows: list[AttemptRow], segment_ids: list[int], received_ns: int
-    ) -> set[tuple[bytes, bytes]]:
-        """One multi-row INSERT per slice on the driver's cursor, parameters as one flat
-        tuple; RETURNING names the rows that were not duplicates."""
-        inserted: set[tuple[bytes, bytes]] = set()
-        cursor = conn.connection.cursor()
-        try:
-            for offset in range(0, len(rows), _INSERT_SLICE):
-                chunk = rows[offset : offset + _INSERT_SLICE]
-                ids = segment_ids[offset : offset + _INSERT_SLICE]
-                params: list[Any] = []
-                for row, segment_id in zip(chunk, ids, strict=True):
-                    params.extend(_attempt_values(row))
-                    params.append(segment_id)
-                    params.append(received_ns)
-                cursor.execute(self._insert_sql(len(chunk)), tuple(params))
-                inserted.update((t, s) for t, s in cursor.fetchall())
-        finally:
-            cursor.close()
-        return inserted
-
-    def _insert_postgres(
-        self, conn: Connection, rows: list[AttemptRow], segment_ids: list[int], received_ns: int
-    ) -> set[tuple[bytes, bytes]]:
-        """Binary COPY straight into ``attempts``; if any row is already there, COPY
-        into a staging table instead and keep only the rows that are new."""
-        driver = conn.connection.driver_connection
-        assert driver is not None
         values = [
             (*_attempt_values(r), i, received_ns) for r, i in zip(rows, segment_ids, strict=True)
         ]
+        # What needs no lock is done before taking it: the rows' rollups and device
+        # states, on the usual assumption that none of them is a duplicate.
+        rollups = build_rollups(rows, segment_ids)
+        devices = build_devices(rows)
+        slices = _slices(values) if self._sqlite else []
+        with self._write_lock, self.engine.connect() as conn:
+            conn = conn.execution_options(**{WRITE: True})
+            with conn.begin():
+                if self._sqlite:
+                    inserted = self._insert_sqlite(conn, slices)
+                else:
+                    inserted = self._insert_postgres(conn, values)
+                if inserted is not None:
+                    # Some were re-sent: fold only the attempts that are new.
+                    kept = [
+                        (row, segment_id)
+                        for row, segment_id in zip(rows, segment_ids, strict=True)
+                        if (row.trace_id, row.span_id) in inserted
+                    ]
+                    rows = [row for row, _ in kept]
+                    segment_ids = [segment_id for _, segment_id in kept]
+                    rollups = build_rollups(rows, segment_ids)
+                    devices = build_devices(rows)
+                self._upsert_rollups.run(conn, rollups)
+                self._upsert_devices.run(conn, devices)
+                self._count(conn, batch, rows, received_ns)
+        return len(rows)
+
+    def _insert_sqlite(
+        self, conn: Connection, slices: list[tuple[int, tuple[Any, ...]]]
+    ) -> set[tuple[bytes, bytes]] | None:
+        """Multi-row INSERTs on the driver's cursor; ``None`` when every row was new.
+
+        The plain INSERT says how many rows it added; only when that falls short
+        (re-sent spans) is the slice inserted again with RETURNING, after rolling
+        back to a savepoint, to learn which rows were new.
+        """
+        cursor = conn.connection.cursor()
+        returned: set[tuple[bytes, bytes]] = set()
+        complete: list[tuple[Any, ...]] = []
+        try:
+            for count, params in slices:
+                cursor.execute("SAVEPOINT attempts_slice")
+                cursor.execute(self._insert_sql(count, returning=False), params)
+                if cursor.rowcount == count:
+                    complete.append(params)
+                else:
+                    cursor.execute("ROLLBACK TO attempts_slice")
+                    cursor.execute(self._insert_sql(count, returning=True), params)
+                    returned.update(cursor.fetchall())
+                cursor.execute("RELEASE attempts_slice")
+        finally:
+            cursor.close()
+        if len(complete) == len(slices):
+            return None
+        width = len(_INSERT_COLUMNS)
+        for params in complete:
+            returned.update(
+                (params[o + _TRACE_ID], params[o + _SPAN_ID]) for o in range(0, len(params), width)
+            )
+        return returned
+
+    def _insert_postgres(
+        self, conn: Connection, values: list[tuple[Any, ...]]
+    ) -> set[tuple[bytes, bytes]] | None:
+        """Binary COPY straight into ``attempts`` (``None``: every row was new); if any
+        row is already there, COPY into a staging table instead and return the new ones."""
+        driver = conn.connection.driver_connection
+        assert driver is not None
         savepoint = conn.begin_nested()
         try:
             with driver.cursor() as cursor:
                 _copy(cursor, "attempts", values)
             savepoint.commit()
-            return {(r.trace_id, r.span_id) for r in rows}
+            return None
         except psycopg.errors.UniqueViolation:
             # Re-sent spans: rare, so they take the slower path that skips them.
             savepoint.rollback()
@@ -313,17 +333,18 @@ class Store:
             cursor.execute(_PG_FROM_STAGING)
             return {(bytes(t), bytes(s)) for t, s in cursor.fetchall()}
 
-    def _insert_sql(self, count: int) -> str:
-        sql = self._insert_sql_cache.get(count)
+    def _insert_sql(self, count: int, *, returning: bool) -> str:
+        sql = self._insert_sql_cache.get((count, returning))
         if sql is None:
             one = "(" + ",".join(["?"] * len(_INSERT_COLUMNS)) + ")"
             columns = ",".join(_INSERT_COLUMNS)
             sql = (
                 f"INSERT INTO attempts ({columns}) VALUES {','.join([one] * count)} "
-                "ON CONFLICT (start_time_unix_nano, trace_id, span_id) DO NOTHING "
-                "RETURNING trace_id, span_id"
+                "ON CONFLICT (start_time_unix_nano, trace_id, span_id) DO NOTHING"
             )
-            self._insert_sql_cache[count] = sql
+            if returning:
+                sql += " RETURNING trace_id, span_id"
+            self._insert_sql_cache[(count, returning)] = sql
         return sql
 
     def _count(

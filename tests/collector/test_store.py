@@ -68,3 +68,16 @@ def test_retention_expires_old_attempts_only(engine: Engine) -> None:
         assert conn.execute(select(func.count()).select_from(ATTEMPTS)).scalar_one() == 2
         # rollups keep the history
         assert conn.execute(select(func.sum(ROLLUPS.c.attempts))).scalar_one() == 3
+
+
+def test_duplicates_in_a_later_slice_of_a_large_batch(engine: Engine) -> None:
+    store = Store(engine)
+    store.write(_batch(*(span(n) for n in range(2000, 2100))), received_ns=time.time_ns())
+    # sorted by identity: 1..500 fill the first INSERT slice, new; 2000..2199 the second,
+    # where 2000..2099 were stored already
+    batch = _batch(*(span(n) for n in [*range(1, 501), *range(2000, 2200)]))
+    result = store.write(batch, received_ns=time.time_ns())
+    assert (result.stored, result.duplicates) == (600, 100)
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(ATTEMPTS)).scalar_one() == 700
+        assert conn.execute(select(func.sum(ROLLUPS.c.attempts))).scalar_one() == 700
