@@ -302,11 +302,15 @@ def token_create(ctx: click.Context, fleet: str, role: str, db: str | None) -> N
     show_default=True,
     help="SQLite file for the demo (replaced at start).",
 )
-@click.option("--history", default="6h", show_default=True, help="Fleet history to backfill.")
+@click.option("--history", default="2h", show_default=True, help="Fleet history to backfill.")
 @click.option(
-    "--live-rate", type=float, default=10.0, show_default=True, help="Live requests per second."
+    "--rate",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="Requests per second, history and live.",
 )
-def demo(port: int, database: str, history: str, live_rate: float) -> None:
+def demo(port: int, database: str, history: str, rate: float) -> None:
     """Run a local demo: server, simulated fleet, a degradation, and an alert hook that prints.
 
     \b
@@ -317,7 +321,7 @@ def demo(port: int, database: str, history: str, live_rate: float) -> None:
 
     from tierwatch.demo import run_demo
 
-    sys.exit(run_demo(port=port, database=Path(database), history=history, live_rate=live_rate))
+    sys.exit(run_demo(port=port, database=Path(database), history=history, rate=rate))
 
 
 def _version() -> str:

@@ -2,7 +2,7 @@
 
 It starts a local hook that prints the alerts it receives (after checking their
 Standard Webhooks signature), a server on a fresh SQLite file with alerting
-pointed at that hook and short windows, backfills a few hours of the ``demo``
+pointed at that hook and short windows, backfills two hours of the ``demo``
 scenario so a baseline exists, then streams the fleet live; shortly after, one
 hardware class on the new model version slows down, the device tier is flagged
 on the dashboard, and the alert arrives.
@@ -31,12 +31,12 @@ from analytics.alerting.signing import BadSignature, generate_secret, verify
 CONFIG = """
 [analytics]
 default_window = "5m"
-default_baseline = "6h"
+default_baseline = "2h"
 
 [alerts]
 evaluation_interval_seconds = 10
 window = "3m"
-baseline = "6h"
+baseline = "2h"
 degraded_for = "0s"
 delivery_interval_seconds = 1
 repeat_interval = "1h"
@@ -104,8 +104,13 @@ def _wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -
     raise RuntimeError(f"the server did not answer on port {port} within {timeout:.0f} s")
 
 
-def run_demo(*, port: int, database: Path, history: str, live_rate: float) -> int:
-    """Run the demo until interrupted; return the exit status."""
+def run_demo(*, port: int, database: Path, history: str, rate: float) -> int:
+    """Run the demo until interrupted; return the exit status.
+
+    History and live stream run at the same request rate: devices that worked
+    harder live than in their history would heat up, and that would show as a
+    change of its own.
+    """
     out = sys.stdout
     secret = generate_secret()
     for suffix in ("", "-wal", "-shm", "-writer.lock"):
@@ -125,7 +130,7 @@ def run_demo(*, port: int, database: Path, history: str, live_rate: float) -> in
             print(f"[demo] backfilling {history} of fleet history...", file=out, flush=True)
             subprocess.run(
                 [*tw, "simulate", "--endpoint", endpoint, "--scenario", "demo",
-                 "--backfill", history, "--quiet"],
+                 "--backfill", history, "--rate", str(rate), "--quiet"],
                 env=env,
                 check=True,
             )  # fmt: skip
@@ -138,7 +143,7 @@ def run_demo(*, port: int, database: Path, history: str, live_rate: float) -> in
             )
             simulator = subprocess.Popen(
                 [*tw, "simulate", "--endpoint", endpoint, "--scenario", "demo", "--live",
-                 "--live-rate", str(live_rate)],
+                 "--rate", str(rate), "--live-rate", str(rate)],
                 env=env,
             )  # fmt: skip
             return simulator.wait()
