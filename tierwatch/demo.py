@@ -34,8 +34,8 @@ default_window = "5m"
 default_baseline = "2h"
 
 [alerts]
-evaluation_interval_seconds = 10
-window = "3m"
+evaluation_interval_seconds = 5
+window = "2m"
 baseline = "2h"
 degraded_for = "0s"
 delivery_interval_seconds = 1
@@ -136,7 +136,7 @@ def run_demo(*, port: int, database: Path, history: str, rate: float) -> int:
             )  # fmt: skip
             print(
                 f"[demo] dashboard: {endpoint}/dashboard/\n"
-                "[demo] streaming the fleet live; in half a minute tagger-mobile 3.2.0 slows "
+                "[demo] streaming the fleet live; in 20 seconds tagger-mobile 3.2.0 slows "
                 "down on galaxy-a14 phones. Ctrl-C stops the demo.",
                 file=out,
                 flush=True,

@@ -57,7 +57,7 @@ def test_demo_flags_the_degraded_tier_and_alerts_within_two_minutes(tmp_path: Pa
         assert f"[demo] dashboard: http://127.0.0.1:{port}/dashboard/" in lines
         # what the overview's tier cards read: the device tier's photo-tag task is degraded
         with urllib.request.urlopen(
-            f"http://127.0.0.1:{port}/api/v1/health?window=3m&baseline=2h&by=tier,task", timeout=30
+            f"http://127.0.0.1:{port}/api/v1/health?window=2m&baseline=2h&by=tier,task", timeout=30
         ) as resp:
             report = json.load(resp)
         degraded = {
