@@ -28,17 +28,15 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
-from urllib.parse import quote
 
 import requests
-from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from analytics.compaction import compact
 from benchmarks.health import attempts_stored, fill
+from benchmarks.scratch import scratch_database
 from collector.db import make_engine
 from tierwatch.migrate import upgrade
 
@@ -198,22 +196,8 @@ def main() -> None:
     args = parser.parse_args()
     if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
         sys.exit(f"needs Debian's headless Chromium: apt-get install -y {PACKAGES}")
-    if args.backend == "sqlite":
-        with tempfile.TemporaryDirectory() as tmp:
-            run(f"sqlite:///{tmp}/bench.db", args)
-        return
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(
-        args.url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        run(f"{args.url}?options={quote(f'-csearch_path={schema}')}", args)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with scratch_database(args.backend, args.url) as url:
+        run(url, args)
 
 
 if __name__ == "__main__":

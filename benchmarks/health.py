@@ -21,23 +21,21 @@ import argparse
 import resource
 import statistics
 import sys
-import tempfile
 import time
 import tracemalloc
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import quote
 
 import numpy as np
 from scipy import stats
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import insert, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from analytics.compaction import compact
 from analytics.config import AnalyticsSettings
 from analytics.health import HealthReport, health_report
+from benchmarks.scratch import scratch_database
 from collector import buckets
 from collector.db import make_engine
 from collector.rollup import HISTOGRAM_COLUMNS, SUM_COLUMNS
@@ -287,22 +285,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    if args.backend == "sqlite":
-        with tempfile.TemporaryDirectory() as tmp:
-            run(f"sqlite:///{tmp}/bench.db", args)
-        return
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(
-        args.url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        run(f"{args.url}?options={quote(f'-csearch_path={schema}')}", args)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with scratch_database(args.backend, args.url) as url:
+        run(url, args)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,10 @@ import numpy as np
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
-from sqlalchemy import create_engine, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.scratch import scratch_database
 
 DEVICE_MODELS = [f"model-{i:02d}" for i in range(24)]
 APPS = [("camera-app", ["photo-tag", "ocr"]), ("assistant-app", ["speech", "assistant"])]
@@ -232,68 +235,51 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
 
-    workdir = Path(tempfile.mkdtemp(prefix="tierwatch-bench-"))
-    cleanup = None
-    if args.backend == "sqlite":
-        url = f"sqlite:///{workdir / 'bench.db'}"
-    else:
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(
-            args.postgres.replace("postgresql://", "postgresql+psycopg://"),
-            isolation_level="AUTOCOMMIT",
-        )
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = f"{args.postgres}?options=-csearch_path%3D{schema}"
-
-        def cleanup() -> None:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
-
     print(f"building {args.spans} spans in requests of {args.batch}...", file=sys.stderr)
     bodies = build_bodies(args.spans, args.batch, seed=7)
     sent = len(bodies) * args.batch
-    env = {
-        **os.environ,
-        "TIERWATCH_DATABASE_URL": url,
-        "TIERWATCH_COLLECTOR__INGEST_WORKERS": str(args.ingest_workers),
-    }
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tierwatch",
-            "serve",
-            "--dev",
-            "--port",
-            str(args.port),
-            "--workers",
-            str(args.workers),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(workdir / "server.log", "wb"),  # noqa: SIM115 - lives as long as the server
-    )
-    try:
-        _wait_ready(args.port, server)
-        # Warm up with one request outside the timing.
-        send_all(args.port, bodies[:1], 1)
-        pids = [server.pid, *_children(server.pid)]
-        cpu_before = [_cpu_seconds(p) for p in pids]
-        elapsed, latencies, retries = send_all(args.port, bodies[1:], args.senders)
-        cpu_each = [_cpu_seconds(p) - before for p, before in zip(pids, cpu_before, strict=True)]
-        cpu = sum(cpu_each)
-        conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=30)
-        conn.request("GET", "/api/v1/summary")
-        stored = json.loads(conn.getresponse().read())["attempts"]
-        rss_each = [_peak_rss_mb(server.pid)] + [_peak_rss_mb(pid) for pid in _children(server.pid)]
-        rss = sum(rss_each)
-    finally:
-        server.terminate()
-        server.wait(30)
-        if cleanup:
-            cleanup()
+    log_path = Path(tempfile.mkdtemp(prefix="tierwatch-bench-")) / "server.log"
+    with scratch_database(args.backend, args.postgres) as url, open(log_path, "wb") as log:
+        env = {
+            **os.environ,
+            "TIERWATCH_DATABASE_URL": url,
+            "TIERWATCH_COLLECTOR__INGEST_WORKERS": str(args.ingest_workers),
+        }
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tierwatch",
+                "serve",
+                "--dev",
+                "--port",
+                str(args.port),
+                "--workers",
+                str(args.workers),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        try:
+            _wait_ready(args.port, server)
+            # Warm up with one request outside the timing.
+            send_all(args.port, bodies[:1], 1)
+            pids = [server.pid, *_children(server.pid)]
+            cpu_before = [_cpu_seconds(p) for p in pids]
+            elapsed, latencies, retries = send_all(args.port, bodies[1:], args.senders)
+            cpu_each = [
+                _cpu_seconds(p) - before for p, before in zip(pids, cpu_before, strict=True)
+            ]
+            cpu = sum(cpu_each)
+            conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=30)
+            conn.request("GET", "/api/v1/summary")
+            stored = json.loads(conn.getresponse().read())["attempts"]
+            rss_each = [_peak_rss_mb(pid) for pid in pids]
+            rss = sum(rss_each)
+        finally:
+            server.terminate()
+            server.wait(30)
     timed = sent - args.batch
     lat = np.array(latencies) * 1000
     figures = {
