@@ -9,13 +9,16 @@ where they fail.
 
 from __future__ import annotations
 
+import http.client
 import os
 import socket
+import subprocess
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -129,6 +132,21 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wait_until_serving(port: int, proc: subprocess.Popen[Any], timeout: float = 30) -> None:
+    """Wait until a ``tierwatch serve`` process answers ``/healthz``; kill it if it never does."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("server did not start")
 
 
 class LiveServer:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from collector.db import make_engine
 from collector.schema import ATTEMPTS
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_until_serving
 from tests.otlp import request, span
 
 
@@ -25,17 +25,8 @@ def _start(db_url: str, port: int) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                return proc
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("server did not start")
+    wait_until_serving(port, proc)
+    return proc
 
 
 def test_sigkill_loses_no_acknowledged_span(db_url: str) -> None:

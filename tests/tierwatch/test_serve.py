@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import http.client
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_until_serving
 
 
 def _listening_addresses(port: int) -> set[str]:
@@ -44,15 +42,7 @@ def test_dev_binds_loopback_only_with_a_warning(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-                conn.request("GET", "/healthz")
-                if conn.getresponse().status == 200:
-                    break
-            except OSError:
-                time.sleep(0.05)
+        wait_until_serving(port, proc)
         assert _listening_addresses(port) == {"127.0.0.1"}
     finally:
         proc.terminate()

@@ -20,7 +20,7 @@ from analytics.alerting.times import to_ms
 from collector.schema import ALERT_EVENTS, ALERTS, DELIVERIES, LEASES
 from tests.analytics.alerting.conftest import SECRET
 from tests.analytics.alerting.receiver import HANG, Answer, Receiver, running
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_until_serving
 from tests.otlp import request, span
 
 pytestmark = pytest.mark.slow
@@ -79,15 +79,7 @@ class Server:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if self.call("GET", "/healthz")[0] == 200:
-                    return
-            except OSError:
-                time.sleep(0.05)
-        self.proc.kill()
-        raise RuntimeError("server did not start")
+        wait_until_serving(self.port, self.proc)
 
     def call(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
