@@ -16,7 +16,6 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from collector import decode
-from collector.errors import PayloadTooLarge
 from collector.normalise import Normaliser
 from collector.store import Store
 
@@ -44,11 +43,13 @@ class Ingestor:
     def ingest(
         self, body: bytes, encoding: decode.Encoding, gzip: bool, fleet: str | None
     ) -> Outcome:
-        """Decode, validate and store one export body; ``fleet`` is the token's, if any."""
+        """Decode, validate and store one export body; ``fleet`` is the token's, if any.
+
+        The receiver has already refused a raw body over the cap; only what a gzip
+        body inflates to is bounded here.
+        """
         if gzip:
             body = decode.inflate(body, limit=self.max_body_bytes)
-        elif len(body) > self.max_body_bytes:
-            raise PayloadTooLarge(f"request body is larger than {self.max_body_bytes} bytes")
         request = decode.decode_request(body, encoding)
         now_ns = time.time_ns()
         batch = self.normaliser.normalise(request, fleet=fleet, now_ns=now_ns)
