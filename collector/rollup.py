@@ -40,6 +40,7 @@ SUM_COLUMNS = (
     "quality_sq_sum",
     "energy_count",
     "energy_mj_sum",
+    "energy_mj_sq_sum",
     "input_tokens_sum",
     "output_tokens_sum",
 )
@@ -126,6 +127,7 @@ def build_rollups(rows: Sequence[AttemptRow], segment_ids: Sequence[int]) -> lis
         if row.energy_mj is not None:
             acc["energy_count"] += 1
             acc["energy_mj_sum"] += row.energy_mj
+            acc["energy_mj_sq_sum"] += row.energy_mj * row.energy_mj
         if row.input_tokens is not None:
             acc["input_tokens_sum"] += row.input_tokens
         if row.output_tokens is not None:

@@ -163,6 +163,7 @@ class RollupSums:
     quality_sq_sum: Mapped[float] = mapped_column(Float)
     energy_count: Mapped[int] = mapped_column(BigInteger)
     energy_mj_sum: Mapped[float] = mapped_column(Float)
+    energy_mj_sq_sum: Mapped[float] = mapped_column(Float, server_default="0")
     input_tokens_sum: Mapped[int] = mapped_column(BigInteger)
     output_tokens_sum: Mapped[int] = mapped_column(BigInteger)
     latency_hist: Mapped[str] = mapped_column(Text)
