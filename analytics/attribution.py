@@ -1,46 +1,37 @@
-"""Which sub-segments explain a segment's change: the smallest that explain most of it.
+"""Which sub-segments a segment's change comes from, named only when the data says so.
 
-Pure functions. When ``tier=device`` degrades, its attempts are split by the
-dimensions the report did not use (``device_model``, ``model_version``, ...; one
-or two at a time). For each split, sub-segments are taken in order of how much
-of the change they carry until they explain ``share`` of it; among the splits
-that get there with at most ``max_segments`` sub-segments, the one whose named
-sub-segments hold the fewest window attempts wins, a split by more dimensions
-only when it names at most half the attempts of the best coarser one (so
-``model_version=2.2.0`` is not split into its device models). A degradation confined to
-``device_model=galaxy-a14, model_version=2.2.0`` is named as exactly that.
+Pure. When a segment got worse, its attempts are split by each dimension the
+report did not use (``device_model``, ``node``, ``task``, ...). A sub-segment is
+named only when its own change differs significantly from its siblings' (a
+one-sided test of its change against the change of the rest, Bonferroni-adjusted
+over every sub-segment tried) and by a margin that matters (at least half the
+parent's change). When no sub-segment stands out, the change is shared evenly
+and the finding says so (``across every task``) instead of naming the largest
+part. A named sub-segment is split once more (``device_model=galaxy-a14`` into
+its model versions) when one of its own parts stands out again.
 
-A rate or mean decomposes exactly: with window weights ``w`` and baseline
-weights ``v`` of the parent's denominators, sub-segment ``c`` carries
-``w_c * r_c(window) - v_c * r_c(baseline)`` and these add up to the parent's
-change. A percentile does not add up, so a sub-segment carries how much the
-parent's percentile falls when that sub-segment's window histogram is replaced
-by its baseline one (scaled to its window count).
+A sub-segment's share is its part of the worsening: its weight in the window
+(attempts, or values for a mean) times its own change, over the sum of those of
+every sub-segment that got worse, so shares never pass 100%.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import combinations
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
+from analytics import aggregates
 from analytics.aggregates import Aggregates, reindex
-from analytics.histograms import LATENCY_VALUES, quantiles
+from analytics.estimates import MEANS, PERCENTILES, RATES, Estimate, estimate
 
-#: Metrics explained as a ratio of two rollup sums: metric -> (numerator, denominator).
-RATIO_METRICS = {
-    "error_rate": ("errors", "attempts"),
-    "fallback_rate": ("fallbacks", "attempts"),
-    "confidence_mean": ("confidence_sum", "confidence_count"),
-    "quality_mean": ("quality_sum", "quality_count"),
-}
-#: Metrics explained as a latency percentile: metric -> quantile.
-QUANTILE_METRICS = {"latency_p50_ms": 0.5, "latency_p95_ms": 0.95, "latency_p99_ms": 0.99}
-#: How much smaller (in window attempts) a finer split's explanation must be to be preferred.
-_FINER = 0.5
+#: A sub-segment's change must differ from its siblings' by this share of the parent's.
+_MARGIN = 0.5
+#: Fewest window observations (attempts, values, or attempts in the tail) a sub-segment needs.
+_MIN_OBSERVATIONS = 20
 
 
 @dataclass(frozen=True)
@@ -48,7 +39,7 @@ class Contribution:
     """One sub-segment's part in a finding's change.
 
     ``key`` holds only the dimensions added to the parent segment's key;
-    ``share`` is the fraction of the parent's change it explains (1.0 is all of it).
+    ``share`` is the fraction of the parent's worsening it carries (at most 1).
     """
 
     key: dict[str, str]
@@ -56,6 +47,147 @@ class Contribution:
     baseline_value: float | None
     share: float
     window_attempts: int
+
+
+@dataclass(frozen=True)
+class Explained:
+    """The named sub-segments of a change, or the dimensions it spreads evenly across."""
+
+    parts: tuple[Contribution, ...] = ()
+    across: tuple[str, ...] = ()
+
+
+def _estimate(metric: str, aggs: Aggregates) -> Estimate:
+    return estimate(metric, aggs, local_requests=None)
+
+
+def _observations(metric: str, est: Estimate) -> np.ndarray:
+    if metric in PERCENTILES:
+        return est.count * (1 - PERCENTILES[metric])
+    return est.count
+
+
+def _minus(parent: Aggregates, child: Aggregates) -> Aggregates:
+    """Every row of ``child`` taken from the one-row ``parent``: the rest of each child."""
+    return Aggregates(
+        labels=child.labels,
+        sums=parent.sums - child.sums,
+        latency=parent.latency - child.latency,
+        confidence=parent.confidence - child.confidence,
+    )
+
+
+def _fill(rows: Estimate, parent: Estimate, where: np.ndarray) -> Estimate:
+    """``rows`` with the one-row ``parent`` estimate wherever ``where`` holds."""
+    return Estimate(
+        value=np.where(where, parent.value[0], rows.value),
+        scale=np.where(where, parent.scale[0], rows.scale),
+        variance=np.where(where, parent.variance[0], rows.variance),
+        count=np.where(where, parent.count[0], rows.count),
+    )
+
+
+@dataclass(frozen=True)
+class _Split:
+    """One dimension's sub-segments, their changes and which of them stand out."""
+
+    dimension: str
+    values: list[str]
+    candidate: np.ndarray
+    p_value: np.ndarray
+    share: np.ndarray
+    window_value: np.ndarray
+    baseline_value: np.ndarray
+    attempts: np.ndarray
+    valid: int
+
+
+def _split(
+    metric: str,
+    dim: str,
+    info: pd.DataFrame,
+    window: Aggregates,
+    baseline: Aggregates,
+    *,
+    worse: int,
+    parent_change: float,
+) -> _Split | None:
+    codes, values = pd.factorize(info[dim].astype(str), sort=True)
+    labels = np.arange(len(values))
+    cw = aggregates.group(window, codes, labels)
+    cb = aggregates.group(baseline, codes, labels)
+    if (cw.column("attempts") > 0).sum() < 2:
+        return None
+    rw, rb = _minus(window.total(), cw), _minus(baseline.total(), cb)
+    ew, eb, erw, erb = (_estimate(metric, a) for a in (cw, cb, rw, rb))
+    # A sub-segment new in the window (a version rolled out) took over from the parent:
+    # the parent's baseline is the level it is judged against.
+    parent = _estimate(metric, baseline.total())
+    new = _observations(metric, eb) < _MIN_OBSERVATIONS
+    eb = _fill(eb, parent, new)
+    erb = _fill(erb, parent, _observations(metric, erb) < _MIN_OBSERVATIONS)
+    valid = (
+        (_observations(metric, ew) >= _MIN_OBSERVATIONS)
+        & (_observations(metric, erw) >= _MIN_OBSERVATIONS)
+        & (_observations(metric, parent)[0] >= _MIN_OBSERVATIONS)
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        change = worse * (ew.scale - eb.scale)
+        rest = worse * (erw.scale - erb.scale)
+        z = (change - rest) / np.sqrt(ew.variance + eb.variance + erw.variance + erb.variance)
+        p = np.where(np.isfinite(z), stats.norm.sf(z), 1.0)
+    weight = ew.count / max(float(np.nansum(ew.count)), 1.0)
+    carried = np.where(np.isfinite(change), np.maximum(weight * change, 0.0), 0.0)
+    total = carried.sum()
+    share = carried / total if total > 0 else np.zeros_like(carried)
+    return _Split(
+        dimension=dim,
+        values=[str(v) for v in values],
+        candidate=valid & (change > 0) & (change - rest >= _MARGIN * parent_change),
+        p_value=p,
+        share=share,
+        window_value=ew.value,
+        baseline_value=eb.value,
+        attempts=cw.column("attempts"),
+        valid=int(valid.sum()),
+    )
+
+
+def _best(
+    metric: str,
+    info: pd.DataFrame,
+    window: Aggregates,
+    baseline: Aggregates,
+    dimensions: Sequence[str],
+    *,
+    worse: int,
+    alpha: float,
+) -> tuple[tuple[_Split, np.ndarray] | None, list[_Split]]:
+    """The split whose stand-out sub-segments carry most of the change, and every split tried."""
+    parent_w, parent_b = _estimate(metric, window.total()), _estimate(metric, baseline.total())
+    parent_change = float(worse * (parent_w.scale[0] - parent_b.scale[0]))
+    if not parent_change > 0:
+        return None, []
+    splits = []
+    for dim in dimensions:
+        if info[dim].astype(str).nunique() < 2:
+            continue
+        found = _split(
+            metric, dim, info, window, baseline, worse=worse, parent_change=parent_change
+        )
+        if found is not None:
+            splits.append(found)
+    # Bonferroni over every sub-segment tried in every dimension.
+    level = alpha / max(sum(s.valid for s in splits), 1)
+    best: tuple[tuple[float, float], _Split, np.ndarray] | None = None
+    for s in splits:
+        named = s.candidate & (s.p_value < level)
+        if not named.any():
+            continue
+        score = (float(s.share[named].sum()), -float(s.attempts[named].sum()))
+        if best is None or score > best[0]:
+            best = (score, s, named)
+    return (None, splits) if best is None else ((best[1], best[2]), splits)
 
 
 def explain_change(
@@ -66,151 +198,88 @@ def explain_change(
     segments: pd.DataFrame,
     dimensions: Sequence[str],
     worse: int,
-    share: float = 0.8,
+    alpha: float = 0.01,
     max_segments: int = 3,
     max_depth: int = 2,
-) -> tuple[Contribution, ...]:
-    """The smallest sub-segments that explain ``share`` of a change of ``metric``.
+) -> Explained:
+    """The sub-segments that explain a change of ``metric``, or the dimensions it spreads across.
 
     ``window`` and ``baseline`` are per-segment-id aggregates of the parent
     segment; ``segments`` maps those ids to dimension values; ``dimensions`` are
-    the ones the parent is split by. ``worse`` is +1 when a rise is worse, -1 when
-    a fall is. Returns nothing when the metric did not get worse or no split of at
-    most ``max_segments`` sub-segments explains enough.
+    the ones the parent may be split by. ``worse`` is +1 when a rise is worse, -1
+    when a fall is. ``alpha`` is the family-wise error rate of naming a
+    sub-segment that does not stand out.
     """
-    if metric not in RATIO_METRICS and metric not in QUANTILE_METRICS:
-        return ()
+    if metric not in RATES and metric not in MEANS and metric not in PERCENTILES:
+        return Explained()
+    if metric == "cloud_escalation_rate":
+        return Explained()
     ids = np.union1d(window.labels, baseline.labels)
     w, b = reindex(window, ids), reindex(baseline, ids)
     info = segments.reindex(ids)
-    scorer = _Scorer(metric, w, b, worse)
-    if not scorer.change > 0:
-        return ()
     active = info[w.column("attempts") > 0]
-    candidates = [d for d in dimensions if active[d].nunique() > 1]
-    best: tuple[float, tuple[Contribution, ...]] | None = None
-    for depth in range(1, max_depth + 1):
-        level: tuple[tuple[float, int], tuple[Contribution, ...]] | None = None
-        for combo in combinations(candidates, depth):
-            codes, keys = _split(info, combo)
-            chosen = scorer.choose(codes, len(keys), share=share, max_segments=max_segments)
-            if chosen is None:
-                continue
-            picked, size = chosen
-            if level is None or (size, len(picked)) < level[0]:
-                level = ((size, len(picked)), tuple(scorer.describe(codes, keys, combo, picked)))
-        # A finer split wins only when it names clearly fewer attempts (at most half):
-        # otherwise "model_version=2.2.0" would lose to three of its device models.
-        if level is not None and (best is None or level[0][0] <= _FINER * best[0]):
-            best = (level[0][0], level[1])
-    return best[1] if best is not None else ()
-
-
-def _split(info: pd.DataFrame, combo: tuple[str, ...]) -> tuple[np.ndarray, pd.DataFrame]:
-    codes = info.groupby(list(combo), sort=True).ngroup().to_numpy(dtype=np.int64)
-    keys = info[list(combo)].assign(_code=codes).drop_duplicates("_code").sort_values("_code")
-    return codes, keys.drop(columns="_code").reset_index(drop=True)
-
-
-class _Scorer:
-    """Contributions of sub-segments to one metric's change, for any split."""
-
-    def __init__(self, metric: str, window: Aggregates, baseline: Aggregates, worse: int) -> None:
-        self.metric = metric
-        self.worse = worse
-        self.window_attempts = window.column("attempts")
-        self.total_attempts = max(float(self.window_attempts.sum()), 1.0)
-        if metric in RATIO_METRICS:
-            num, den = RATIO_METRICS[metric]
-            self.num_w, self.den_w = window.column(num), window.column(den)
-            self.num_b, self.den_b = baseline.column(num), baseline.column(den)
-            self.quantile = None
-            dw, db = self.den_w.sum(), self.den_b.sum()
-            if dw <= 0 or db <= 0:
-                self.change = 0.0
-                return
-            self.change = worse * (self.num_w.sum() / dw - self.num_b.sum() / db)
-        else:
-            self.quantile = QUANTILE_METRICS[metric]
-            self.hist_w = window.latency.astype(float)
-            self.hist_b = baseline.latency.astype(float)
-            self.parent = self.hist_w.sum(axis=0)
-            self.actual = self._q(self.parent[None, :])[0]
-            if np.isnan(self.actual) or self.hist_b.sum() == 0:
-                self.change = 0.0
-                return
-            self.change = worse * (self.actual - self._q(self.hist_b.sum(axis=0)[None, :])[0])
-
-    def _q(self, hist: np.ndarray) -> np.ndarray:
-        assert self.quantile is not None
-        return quantiles(hist, (self.quantile,), LATENCY_VALUES)[:, 0]
-
-    def _child_hists(self, codes: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-        onehot = np.zeros((n, len(codes)))
-        onehot[codes, np.arange(len(codes))] = 1.0
-        return onehot @ self.hist_w, onehot @ self.hist_b
-
-    def _counterfactual(self, child_w: np.ndarray, child_b: np.ndarray) -> np.ndarray:
-        """Parent histograms with each row's window part replaced by its scaled baseline part."""
-        n_w, n_b = child_w.sum(axis=1), child_b.sum(axis=1)
-        scale = np.where(n_b > 0, n_w / np.where(n_b > 0, n_b, 1), 0.0)
-        return self.parent[None, :] - child_w + child_b * scale[:, None]
-
-    def contributions(self, codes: np.ndarray, n: int) -> np.ndarray:
-        if self.quantile is None:
-            cw = np.bincount(codes, self.num_w, n) / self.den_w.sum()
-            cb = np.bincount(codes, self.num_b, n) / self.den_b.sum()
-            return self.worse * (cw - cb)
-        child_w, child_b = self._child_hists(codes, n)
-        return self.worse * (self.actual - self._q(self._counterfactual(child_w, child_b)))
-
-    def explained(self, codes: np.ndarray, n: int, picked: list[int], single: np.ndarray) -> float:
-        if self.quantile is None:
-            return float(single[picked].sum())
-        child_w, child_b = self._child_hists(codes, n)
-        rows = np.array(picked)
-        together = self._counterfactual(
-            child_w[rows].sum(axis=0)[None, :], child_b[rows].sum(0)[None, :]
+    dims = [d for d in dimensions if active[d].astype(str).nunique() > 1]
+    found, splits = _best(metric, info, w, b, dims, worse=worse, alpha=alpha)
+    if found is None:
+        across = tuple(s.dimension for s in splits if s.valid >= 2)
+        return Explained(across=across)
+    best, named = found
+    order = np.argsort(-best.share, kind="stable")
+    picked = [int(c) for c in order if named[c]][:max_segments]
+    parts = []
+    for c in picked:
+        key = {best.dimension: best.values[c]}
+        part = Contribution(
+            key=key,
+            window_value=_value(best.window_value[c]),
+            baseline_value=_value(best.baseline_value[c]),
+            share=float(best.share[c]),
+            window_attempts=int(best.attempts[c]),
         )
-        return float(self.worse * (self.actual - self._q(together)[0]))
+        if max_depth > 1 and len(picked) == 1:
+            part = _refine(metric, part, info, w, b, dims, worse=worse, alpha=alpha)
+        parts.append(part)
+    return Explained(parts=tuple(parts))
 
-    def choose(
-        self, codes: np.ndarray, n: int, *, share: float, max_segments: int
-    ) -> tuple[list[int], float] | None:
-        """The fewest sub-segments explaining ``share`` of the change, and their attempt share."""
-        single = self.contributions(codes, n)
-        order = [int(i) for i in np.argsort(-single, kind="stable") if single[i] > 0]
-        picked: list[int] = []
-        for child in order[:max_segments]:
-            picked.append(child)
-            if self.explained(codes, n, picked, single) >= share * self.change:
-                attempts = np.bincount(codes, self.window_attempts, n)[picked].sum()
-                return picked, float(attempts / self.total_attempts)
-        return None
 
-    def describe(
-        self, codes: np.ndarray, keys: pd.DataFrame, combo: tuple[str, ...], picked: list[int]
-    ) -> list[Contribution]:
-        n = len(keys)
-        single = self.contributions(codes, n)
-        attempts = np.bincount(codes, self.window_attempts, n)
-        if self.quantile is None:
-            num_w, den_w = np.bincount(codes, self.num_w, n), np.bincount(codes, self.den_w, n)
-            num_b, den_b = np.bincount(codes, self.num_b, n), np.bincount(codes, self.den_b, n)
-            values_w = [num_w[c] / den_w[c] if den_w[c] > 0 else None for c in picked]
-            values_b = [num_b[c] / den_b[c] if den_b[c] > 0 else None for c in picked]
-        else:
-            child_w, child_b = self._child_hists(codes, n)
-            qw, qb = self._q(child_w[picked]), self._q(child_b[picked])
-            values_w = [None if np.isnan(v) else float(v) for v in qw]
-            values_b = [None if np.isnan(v) else float(v) for v in qb]
-        return [
-            Contribution(
-                key={d: str(keys.iat[c, j]) for j, d in enumerate(combo)},
-                window_value=None if vw is None else float(vw),
-                baseline_value=None if vb is None else float(vb),
-                share=float(single[c] / self.change),
-                window_attempts=int(attempts[c]),
-            )
-            for c, vw, vb in zip(picked, values_w, values_b, strict=True)
-        ]
+def _refine(
+    metric: str,
+    part: Contribution,
+    info: pd.DataFrame,
+    window: Aggregates,
+    baseline: Aggregates,
+    dims: Sequence[str],
+    *,
+    worse: int,
+    alpha: float,
+) -> Contribution:
+    """A named sub-segment narrowed by one more dimension when one of its parts stands out."""
+    ((dim, value),) = part.key.items()
+    inside = (info[dim].astype(str) == value).to_numpy()
+    ids = window.labels[inside]
+    sub_info = info[inside]
+    rest = [d for d in dims if d != dim]
+    found, _ = _best(
+        metric,
+        sub_info,
+        reindex(window, ids),
+        reindex(baseline, ids),
+        rest,
+        worse=worse,
+        alpha=alpha,
+    )
+    if found is None or int(found[1].sum()) != 1:
+        return part
+    best = found[0]
+    c = int(np.nonzero(found[1])[0][0])
+    return Contribution(
+        key={dim: value, best.dimension: best.values[c]},
+        window_value=_value(best.window_value[c]),
+        baseline_value=_value(best.baseline_value[c]),
+        share=float(part.share * best.share[c]),
+        window_attempts=int(best.attempts[c]),
+    )
+
+
+def _value(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None

@@ -7,25 +7,18 @@ Every value has a documented default; a configuration file overrides them under
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
 from analytics.durations import parse_duration
+from analytics.vocabulary import FAMILIES
 from collector.schema import SEGMENT_DIMENSIONS
 from tierwatch.section import Section
 
-#: The metrics that are tested window against baseline, with the direction that is worse.
-#: ``latency`` covers the p50, p95 and p99 latencies (one histogram test);
-#: ``confidence`` is the confidence distribution (one histogram test, judged on its mean).
-TESTED_METRICS = (
-    "error_rate",
-    "fallback_rate",
-    "cloud_escalation_rate",
-    "latency",
-    "confidence",
-    "quality",
-)
+#: The threshold families of the tested metrics (``latency`` covers p50, p95 and p99).
+TESTED_METRICS = tuple(FAMILIES)
 
 
 class MetricThreshold(Section):
@@ -60,12 +53,8 @@ class MetricThreshold(Section):
 
 def _default_thresholds() -> dict[str, MetricThreshold]:
     return {
-        "error_rate": MetricThreshold(warn=0.10, degraded=0.25, min_absolute=0.002),
-        "fallback_rate": MetricThreshold(warn=0.10, degraded=0.25, min_absolute=0.005),
-        "cloud_escalation_rate": MetricThreshold(warn=0.10, degraded=0.25, min_absolute=0.005),
-        "latency": MetricThreshold(warn=0.10, degraded=0.25, min_absolute=1.0),
-        "confidence": MetricThreshold(warn=0.05, degraded=0.15, min_absolute=0.02),
-        "quality": MetricThreshold(warn=0.05, degraded=0.15, min_absolute=0.02),
+        family: MetricThreshold(warn=warn, degraded=degraded, min_absolute=floor)
+        for family, (warn, degraded, floor) in FAMILIES.items()
     }
 
 
@@ -93,7 +82,24 @@ class FleetAnalyticsSettings(Section):
         description="Per-metric overrides of analytics.thresholds for this fleet.",
     )
 
+    reference_start: datetime | None = Field(
+        default=None,
+        description="Start of this fleet's pinned drift reference (ISO 8601), e.g. a validated week.",
+    )
+    reference_end: datetime | None = Field(
+        default=None, description="End of this fleet's pinned drift reference (ISO 8601)."
+    )
+
     _metrics = field_validator("thresholds")(_check_metrics)
+
+    @model_validator(mode="after")
+    def _reference(self) -> FleetAnalyticsSettings:
+        if (self.reference_start is None) != (self.reference_end is None):
+            raise ValueError("reference_start and reference_end go together")
+        if self.reference_start is not None and self.reference_end is not None:
+            if self.reference_end <= self.reference_start:
+                raise ValueError("reference_end must be after reference_start")
+        return self
 
 
 class AnalyticsSettings(Section):
@@ -150,12 +156,19 @@ class AnalyticsSettings(Section):
         description="When a report is split by model_version, also compare each version with "
         "the previous dominant version of the same segment.",
     )
-    attribution_share: float = Field(
-        default=0.8,
+    attribution_alpha: float = Field(
+        default=0.01,
         gt=0,
-        le=1,
-        description="Share of a degradation the named sub-segments must explain together.",
+        lt=1,
+        description="Chance of naming a sub-segment whose change does not really differ from its "
+        "siblings' (Bonferroni over the sub-segments tried).",
     )
+    attribution_dimensions: list[str] = Field(
+        default_factory=lambda: [
+            "task", "device_model", "model_version", "node", "region", "app_version", "model"
+        ],
+        description="Dimensions a finding is split by to name the sub-segments behind it.",
+    )  # fmt: skip
     attribution_max_segments: int = Field(
         default=3, ge=1, description="Most sub-segments named for one finding."
     )
@@ -176,6 +189,63 @@ class AnalyticsSettings(Section):
         le=1,
         description="Share of active devices on the newest version from which the fleet has "
         "moved on (and devices left behind can be stuck).",
+    )
+    seasonal_days: int = Field(
+        default=7,
+        ge=0,
+        le=28,
+        description="A window is compared with the same hours of this many earlier days.",
+    )
+    seasonal_weeks: int = Field(
+        default=4,
+        ge=0,
+        le=8,
+        description="... and with the same weekday's hours of earlier weeks, up to this many.",
+    )
+    seasonal_min_days: int = Field(
+        default=3,
+        ge=2,
+        description="Fewest earlier days with data for the calendar baseline (else the period "
+        "before the window, of default_baseline's length).",
+    )
+    seasonal_day_min_attempts: int = Field(
+        default=20,
+        ge=1,
+        description="Fewest attempts one earlier day needs to count in a segment's calendar baseline.",
+    )
+    min_tail_attempts: int = Field(
+        default=10,
+        ge=1,
+        description="Fewest attempts above a latency percentile for it to be tested (p99 on "
+        "1,000 attempts has 10); below, that percentile is not judged.",
+    )
+    drift_after: str | None = Field(
+        default="7d",
+        description="How long before the window the drift reference lies (the same hours then); "
+        "empty turns drift off except for fleets with a pinned reference.",
+    )
+    silence_ratio: float = Field(
+        default=0.25,
+        gt=0,
+        lt=1,
+        description="A segment whose attempts fall to this share of their usual level is silent "
+        "(warn); one at silence_severe_ratio or below is degraded.",
+    )
+    silence_severe_ratio: float = Field(
+        default=0.1,
+        ge=0,
+        lt=1,
+        description="Share of the usual traffic at or below which a silence is degraded.",
+    )
+    silence_min_window: str = Field(
+        default="15m",
+        description="Shortest window judged for silence: data from devices arrives late, so a "
+        "few quiet minutes at the end of a short window are not yet a silence.",
+    )
+    silence_dimensions: list[str] = Field(
+        default_factory=lambda: ["node", "device_model"],
+        description="Sub-segments checked for silence inside every segment (a single edge node "
+        "or hardware class that stops sending).",
     )
     compaction_interval_seconds: float = Field(
         default=120.0,
@@ -207,11 +277,36 @@ class AnalyticsSettings(Section):
                 merged[metric] = given
         return merged
 
-    @field_validator("default_window", "default_baseline")
+    @field_validator("default_window", "default_baseline", "silence_min_window")
     @classmethod
     def _duration(cls, value: str) -> str:
         parse_duration(value)
         return value
+
+    @field_validator("drift_after")
+    @classmethod
+    def _drift(cls, value: str | None) -> str | None:
+        if value:
+            parse_duration(value)
+        return value or None
+
+    @field_validator("attribution_dimensions", "silence_dimensions")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        unknown = [d for d in value if d not in SEGMENT_DIMENSIONS]
+        if unknown:
+            raise ValueError(
+                f"unknown dimension {unknown[0]!r}; dimensions are {', '.join(SEGMENT_DIMENSIONS)}"
+            )
+        return value
+
+    def pinned_references(self) -> dict[str, tuple[datetime, datetime]]:
+        """Each fleet's pinned drift reference period."""
+        return {
+            fleet: (o.reference_start, o.reference_end)
+            for fleet, o in self.fleets.items()
+            if o.reference_start is not None and o.reference_end is not None
+        }
 
     @field_validator("default_by")
     @classmethod

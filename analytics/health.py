@@ -1,8 +1,9 @@
-"""The health report: every segment's status and findings, window against baseline.
+"""The health report: every segment's status and findings, the window against its best baseline.
 
 :func:`health_report` is the entry point the API, the CLI, the dashboard and the
-alert rules call. It reads per-segment rollups for the window and the baseline
-(two grouped queries) and hands them to :func:`evaluate_health`, which is pure.
+alert rules call. It plans the periods (see :mod:`analytics.baselines`), reads
+per-segment rollups for each, hands them to :func:`evaluate_health`, which is
+pure, and dates each finding's onset from the segment's series.
 """
 
 from __future__ import annotations
@@ -13,56 +14,66 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Connection
 
+from analytics import aggregates, onset
 from analytics.aggregates import Aggregates
 from analytics.attribution import Contribution
+from analytics.baselines import Baseline, Period, Plan, plan_report
 from analytics.config import AnalyticsSettings
-from analytics.durations import from_unix, to_unix
-from analytics.findings import Finding, SegmentHealth, judge
-from analytics.metrics import AllowedTiers, grouping, segment_by
-from analytics.rollups import read_aggregates, read_segments, read_watermark
+from analytics.durations import from_unix, parse_duration, to_unix
+from analytics.estimates import TESTED, estimate
+from analytics.findings import Finding, SegmentHealth
+from analytics.judge import Observed, judge
+from analytics.metrics import AllowedTiers
+from analytics.rollups import read_aggregates, read_buckets, read_segments, read_watermark
+from analytics.vocabulary import metric as vocabulary_metric
+from analytics.wording import silence_text
 from tierwatch.settings import PrivacySettings
 
 __all__ = [
     "Contribution",
     "Finding",
     "HealthReport",
-    "Periods",
+    "Plan",
     "SegmentHealth",
     "evaluate_health",
     "health_report",
-    "report_periods",
+    "plan_for",
 ]
-
-
-@dataclass(frozen=True)
-class Periods:
-    """The window judged and the baseline it is compared with, as half-open UTC ranges."""
-
-    window_start: datetime
-    window_end: datetime
-    baseline_start: datetime
-    baseline_end: datetime
+#: Buckets an onset is looked for in: the window and as long again before it.
+_ONSET_BUCKETS = 60
 
 
 @dataclass(frozen=True)
 class HealthReport:
     """Statuses and findings of every segment of one report.
 
+    ``baseline`` is what the report compared its window with (``seasonal``: the
+    same hours of earlier days; ``preceding``: the period before the window);
     ``tests`` is how many tests the false-discovery control covered together.
     """
 
     segments: list[SegmentHealth]
     window_start: datetime
     window_end: datetime
-    baseline_start: datetime
-    baseline_end: datetime
+    baseline: Baseline
     by: tuple[str, ...]
     fleet: str | None
     tests: int
     fdr: float
+
+    @property
+    def baseline_start(self) -> datetime:
+        """Where the baseline begins."""
+        return self.baseline.start
+
+    @property
+    def baseline_end(self) -> datetime:
+        """Where the baseline ends."""
+        return self.baseline.end
 
     def status_counts(self) -> dict[str, int]:
         """How many segments have each status."""
@@ -75,7 +86,7 @@ class HealthReport:
         """The report as the JSON of ``GET /api/v1/health``."""
         return {
             "window": {"start": _iso(self.window_start), "end": _iso(self.window_end)},
-            "baseline": {"start": _iso(self.baseline_start), "end": _iso(self.baseline_end)},
+            "baseline": _baseline_dict(self.baseline),
             "by": list(self.by),
             "fleet": self.fleet,
             "tests": self.tests,
@@ -89,10 +100,19 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
+def _baseline_dict(baseline: Baseline | None) -> dict[str, str] | None:
+    if baseline is None:
+        return None
+    return {"kind": baseline.kind, "start": _iso(baseline.start), "end": _iso(baseline.end)}
+
+
 def finding_dict(finding: Finding) -> dict[str, Any]:
     """A finding as JSON-ready values."""
     out = dataclasses.asdict(finding)
     out["attribution"] = [dataclasses.asdict(c) for c in finding.attribution]
+    out["baseline"] = _baseline_dict(finding.baseline)
+    out["onset"] = _iso(finding.onset) if finding.onset is not None else None
+    out["across"] = list(finding.across)
     return out
 
 
@@ -107,23 +127,19 @@ def segment_dict(segment: SegmentHealth) -> dict[str, Any]:
     }
 
 
-def report_periods(end: datetime, window: timedelta, baseline: timedelta) -> Periods:
-    """The window ``[end - window, end)`` and the baseline right before it.
-
-    ``end`` is cut to the whole minute, so that the minute still filling up is
-    never judged against complete ones.
-    """
-    end_s = to_unix(end) // 60 * 60
-    window_s = int(window.total_seconds())
-    baseline_s = int(baseline.total_seconds())
-    if window_s < 60 or baseline_s < 60:
-        raise ValueError("window and baseline must be at least one minute")
-    start = end_s - window_s
-    return Periods(
-        window_start=from_unix(start),
-        window_end=from_unix(end_s),
-        baseline_start=from_unix(start - baseline_s),
-        baseline_end=from_unix(start),
+def plan_for(
+    end: datetime, *, window: timedelta, baseline: timedelta | None, settings: AnalyticsSettings
+) -> Plan:
+    """The periods a report reads, from the analytics settings."""
+    return plan_report(
+        end,
+        window=window,
+        baseline=baseline,
+        default_baseline=parse_duration(settings.default_baseline),
+        seasonal_days=settings.seasonal_days,
+        seasonal_weeks=settings.seasonal_weeks,
+        drift_after=parse_duration(settings.drift_after) if settings.drift_after else None,
+        pinned=settings.pinned_references(),
     )
 
 
@@ -132,7 +148,7 @@ def health_report(
     *,
     end: datetime,
     window: timedelta,
-    baseline: timedelta,
+    baseline: timedelta | None,
     by: Sequence[str],
     fleet: str | None,
     settings: AnalyticsSettings,
@@ -140,73 +156,149 @@ def health_report(
 ) -> HealthReport:
     """Judge every segment of dimensions ``by``: the window ending at ``end`` against its baseline.
 
-    ``fleet`` limits the report to one fleet (``None``: all). With ``privacy`` the
-    privacy violations are recounted under the fleets' current policies; without
-    it the counts recorded at ingest are used. Segments are those with attempts in
-    the window.
+    ``baseline`` given compares every segment with that period before the
+    window; ``None`` uses the best baseline the history allows. ``fleet``
+    limits the report to one fleet (``None``: all). With ``privacy`` the privacy
+    violations are recounted under the fleets' current policies.
     """
-    periods = report_periods(end, window, baseline)
+    plan = plan_for(end, window=window, baseline=baseline, settings=settings)
     segments = read_segments(conn, fleet=fleet)
     watermark = read_watermark(conn)
-    window_aggs = read_aggregates(
-        conn,
-        start=to_unix(periods.window_start),
-        end=to_unix(periods.window_end),
-        fleet=fleet,
-        watermark=watermark,
+
+    def read(period: Period) -> Aggregates:
+        return read_aggregates(
+            conn,
+            start=to_unix(period.start),
+            end=to_unix(period.end),
+            fleet=fleet,
+            watermark=watermark,
+        )
+
+    def pooled(periods: Sequence[Period]) -> Aggregates:
+        return aggregates.combine([read(p) for p in periods])
+
+    reference = None
+    if plan.reference:
+        default = pooled(plan.reference[None]) if None in plan.reference else aggregates.empty()
+        reference = default
+        for pinned_fleet, periods in plan.reference.items():
+            if pinned_fleet is None:
+                continue
+            ids = segments.index[segments["fleet"] == pinned_fleet].to_numpy()
+            mine = aggregates.reindex(pooled(periods), ids)
+            others = np.setdiff1d(reference.labels, ids)
+            reference = aggregates.combine([aggregates.reindex(reference, others), mine])
+    observed = Observed(
+        segments=segments,
+        window=read(plan.window),
+        preceding=read(plan.preceding),
+        days=tuple(read(p) for p in plan.days) if not plan.explicit or plan.reference else (),
+        reference=reference,
     )
-    baseline_aggs = read_aggregates(
-        conn,
-        start=to_unix(periods.baseline_start),
-        end=to_unix(periods.baseline_end),
-        fleet=fleet,
-        watermark=watermark,
+    allowed = privacy.allowed_tiers if privacy is not None else None
+    report = evaluate_health(
+        observed, plan, by=by, fleet=fleet, settings=settings, allowed_tiers=allowed
     )
-    return evaluate_health(
-        segments,
-        window_aggs,
-        baseline_aggs,
-        periods=periods,
-        by=by,
-        fleet=fleet,
-        settings=settings,
-        allowed_tiers=privacy.allowed_tiers if privacy is not None else None,
-    )
+    return _with_onsets(conn, report, segments, plan=plan, fleet=fleet)
 
 
 def evaluate_health(
-    segments: pd.DataFrame,
-    window: Aggregates,
-    baseline: Aggregates,
+    observed: Observed,
+    plan: Plan,
     *,
-    periods: Periods,
     by: Sequence[str],
     fleet: str | None,
     settings: AnalyticsSettings,
     allowed_tiers: AllowedTiers | None = None,
 ) -> HealthReport:
-    """The health report from per-segment-id aggregates of window and baseline (pure)."""
-    groups = grouping(segments, by)
-    window_seg = segment_by(window, segments, groups, allowed_tiers=allowed_tiers)
-    baseline_seg = segment_by(baseline, segments, groups, allowed_tiers=allowed_tiers)
+    """The health report from the per-segment-id aggregates of every period it reads (pure)."""
     verdicts = judge(
-        window_seg,
-        baseline_seg,
-        settings=settings,
-        fleet=fleet,
-        groups=groups,
-        segments=segments,
-        window_by_segment=window,
-        baseline_by_segment=baseline,
+        observed, plan, by=by, fleet=fleet, settings=settings, allowed_tiers=allowed_tiers
     )
     return HealthReport(
         segments=verdicts.segments,
-        window_start=periods.window_start,
-        window_end=periods.window_end,
-        baseline_start=periods.baseline_start,
-        baseline_end=periods.baseline_end,
+        window_start=plan.window.start,
+        window_end=plan.window.end,
+        baseline=verdicts.baseline,
         by=tuple(by),
         fleet=fleet,
         tests=verdicts.tests,
         fdr=settings.fdr,
     )
+
+
+def _with_onsets(
+    conn: Connection,
+    report: HealthReport,
+    segments: pd.DataFrame,
+    *,
+    plan: Plan,
+    fleet: str | None,
+) -> HealthReport:
+    """The report with each change and silence dated from its segment's series."""
+    window_s = plan.window.seconds
+    step = max(60, (2 * window_s // _ONSET_BUCKETS) // 60 * 60)
+    start = to_unix(plan.window.end) - 2 * window_s
+    start -= start % step
+    stop = to_unix(plan.window.end)
+    out = []
+    for segment in report.segments:
+        pending = [
+            f for f in segment.findings if f.kind in ("change", "silence") and f.test != "policy"
+        ]
+        if not pending:
+            out.append(segment)
+            continue
+        dated = []
+        for finding in segment.findings:
+            if finding.kind not in ("change", "silence") or finding.test == "policy":
+                dated.append(finding)
+                continue
+            key = {**segment.key, **finding.subject}
+            mask = np.ones(len(segments), dtype=bool)
+            for dim, value in key.items():
+                mask &= (segments[dim].astype(str) == value).to_numpy()
+            ids = segments.index[mask].to_list()
+            if not ids:
+                dated.append(finding)
+                continue
+            series = read_buckets(
+                conn, start=start, end=stop, step=step, segment_ids=ids, fleet=fleet
+            )
+            labels = np.arange(start, stop, step)
+            series = aggregates.reindex(series, labels)
+            dated.append(_dated(finding, series, labels, step))
+        out.append(dataclasses.replace(segment, findings=dated))
+    return dataclasses.replace(report, segments=out)
+
+
+def _dated(finding: Finding, series: Aggregates, labels: np.ndarray, step: int) -> Finding:
+    """``finding`` with its onset from ``series`` (bucketed aggregates starting at ``labels``)."""
+    if finding.kind == "silence":
+        at = onset.silent_since(series.column("attempts"))
+        if at is None:
+            at = onset.step_onset(series.column("attempts").astype(float),
+                                  np.ones(len(labels)), worse=-1)  # fmt: skip
+        if at is None:
+            return finding
+        since = from_unix(int(labels[at]))
+        return dataclasses.replace(
+            finding,
+            onset=since,
+            explanation=silence_text(
+                finding.window_value or 0.0,
+                finding.baseline_value or 0.0,
+                since=since,
+                subject=finding.subject,
+            ),
+        )
+    if finding.metric not in TESTED or finding.reference != "baseline":
+        return finding
+    est = estimate(finding.metric, series, local_requests=None)
+    worse = vocabulary_metric(finding.metric).worse
+    at = onset.step_onset(
+        est.value, est.count, worse=worse if finding.direction == "worse" else -worse
+    )
+    if at is None:
+        return finding
+    return dataclasses.replace(finding, onset=from_unix(int(labels[at])))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from analytics.findings import format_value
 from analytics.health import HealthReport
+from analytics.vocabulary import format_value
 
 _COLUMNS = (
     ("attempts", "attempts"),

@@ -9,8 +9,6 @@ other version against the previous dominant version on the segments both run.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -22,29 +20,16 @@ from analytics import aggregates
 from analytics.aggregates import Aggregates
 from analytics.config import AnalyticsSettings
 from analytics.durations import from_unix, to_unix
-from analytics.findings import Finding, compare, status_of
+from analytics.findings import Finding, status_of
+from analytics.judge import compare
 from analytics.metrics import compute_metrics, metric_dict
 from analytics.rollups import read_aggregates, read_buckets, read_segments
+from analytics.version_order import newest, version_key
 from collector.schema import ATTEMPTS, DEVICES
 
 #: Dimensions on which a canary is matched with the dominant version.
 CANARY_STRATA = ("tier", "task", "device_model", "region")
-_NATURAL = re.compile(r"(\d+)|([A-Za-z]+)")
 _STUCK_LISTED = 100
-
-
-def version_key(version: str) -> tuple[tuple[int, int, str], ...]:
-    """A sort key that orders versions naturally: ``2.9.1 < 2.10.0``, ``1.0 < 1.0.1``."""
-    return tuple(
-        (1, int(number), "") if number else (0, 0, word.lower())
-        for number, word in _NATURAL.findall(version)
-    )
-
-
-def newest(versions: Sequence[str]) -> str | None:
-    """The highest of ``versions`` in natural version order."""
-    named = [v for v in versions if v]
-    return max(named, key=version_key) if named else None
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analytics.findings import Finding, format_value
+from analytics.findings import Finding
 from analytics.health import HealthReport, SegmentHealth
 from analytics.metrics import LOCAL_TIERS
 from analytics.tiers import TierComparison
 from analytics.versions import VersionDrift, version_key
+from analytics.vocabulary import format_value
 from collector.schema import FALLBACK_REASONS
 from dashboard import theme
 

@@ -24,8 +24,8 @@ import pandas as pd
 
 from analytics.alerting.config import DEGRADED_RULE, PRIVACY_RULE, AlertRule
 from analytics.durations import format_duration
-from analytics.findings import format_value
 from analytics.health import HealthReport
+from analytics.vocabulary import format_value
 
 _LABELS = {
     "error_rate": "error rate",

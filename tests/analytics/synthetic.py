@@ -43,6 +43,9 @@ class Profile:
     quality_mean: float = 0.8
     quality_share: float = 0.3
     concentration: float = 20.0
+    energy_mj_mean: float = 0.0
+    energy_mj_sd: float = 0.0
+    thermal_share: float = 0.0
 
     def degraded(self, **changes: float) -> Profile:
         """The same profile with some values changed."""
@@ -117,6 +120,14 @@ def sample_aggregates(profiles: Mapping[int, Profile], rng: np.random.Generator)
         values["quality_count"] = k
         values["quality_sum"] = mean * k
         values["quality_sq_sum"] = (k - 1) * s2 + mean * mean * k
+        if p.energy_mj_mean > 0:
+            sd = p.energy_mj_sd
+            e_mean = rng.normal(p.energy_mj_mean, sd / np.sqrt(n)) if n else 0.0
+            e_s2 = sd * sd * rng.chisquare(max(n - 1, 1)) / max(n - 1, 1)
+            values["energy_count"] = n
+            values["energy_mj_sum"] = e_mean * n
+            values["energy_mj_sq_sum"] = (n - 1) * e_s2 + e_mean * e_mean * n
+        values["thermal_throttled"] = rng.binomial(n, p.thermal_share) if p.thermal_share else 0
         for name, value in values.items():
             sums[row, column[name]] = value
     return Aggregates(np.array(ids), sums, latency, confidence)

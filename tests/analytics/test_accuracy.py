@@ -15,15 +15,26 @@ import numpy as np
 import pytest
 
 from analytics.config import AnalyticsSettings
-from analytics.health import HealthReport, evaluate_health, report_periods
+from analytics.health import HealthReport, evaluate_health, plan_for
+from analytics.judge import Observed
 from collector.schema import SEGMENT_DIMENSIONS
 from tests.analytics.synthetic import Profile, sample_aggregates, segment_key, segments_frame
 
 SEEDS = range(60)
 WINDOW, BASELINE = 40_000, 160_000
-PERIODS = report_periods(
-    datetime(2025, 1, 2, 12, tzinfo=UTC), timedelta(hours=1), timedelta(hours=24)
+PLAN = plan_for(
+    datetime(2025, 1, 2, 12, tzinfo=UTC),
+    window=timedelta(hours=1),
+    baseline=timedelta(hours=24),
+    settings=AnalyticsSettings(),
 )
+
+
+def _evaluate(segments, window, baseline, *, by, settings) -> HealthReport:  # type: ignore[no-untyped-def]
+    """Judge ``window`` against the day before it (an explicit baseline, as on a flat history)."""
+    observed = Observed(segments=segments, window=window, preceding=baseline)
+    return evaluate_health(observed, PLAN, by=by, fleet=None, settings=settings)
+
 
 #: name -> (segment key, the window's change of the profile); baseline is the plain profile.
 INJECTED = {
@@ -72,13 +83,11 @@ def _report(seed: int, *, inject: bool, settings: AnalyticsSettings) -> HealthRe
     if inject:
         bad = base.degraded(attempts=WINDOW // 4, error_rate=0.06, latency_median_ms=160.0)
         window[ID[tuple(BAD_VERSION.values())]] = bad
-    return evaluate_health(
+    return _evaluate(
         SEGMENTS,
         sample_aggregates(window, rng),
         sample_aggregates(baseline, rng),
-        periods=PERIODS,
         by=SEGMENT_DIMENSIONS,
-        fleet=None,
         settings=settings,
     )
 
@@ -134,13 +143,12 @@ def test_explanations_name_values_change_and_p() -> None:
 def test_small_segments_are_insufficient_data() -> None:
     rng = np.random.default_rng(1)
     segments = segments_frame([segment_key(device_model="rare")])
-    report = evaluate_health(
+    report = _evaluate(
         segments,
         sample_aggregates({1: Profile(attempts=50, error_rate=0.5)}, rng),
-        sample_aggregates({1: Profile(attempts=5_000)}, rng),
-        periods=PERIODS,
+        # about 83 an hour: always small, so its 50 are not a silence either
+        sample_aggregates({1: Profile(attempts=2_000)}, rng),
         by=("device_model",),
-        fleet=None,
         settings=AnalyticsSettings(),
     )
     # 50 attempts are fewer than min_attempts (100): no verdict, not "ok"
@@ -160,13 +168,11 @@ def test_small_segments_are_insufficient_data() -> None:
 def test_minimum_sizes(window_attempts: int, baseline_attempts: int, status: str) -> None:
     rng = np.random.default_rng(7)
     segments = segments_frame([segment_key()])
-    report = evaluate_health(
+    report = _evaluate(
         segments,
         sample_aggregates({1: Profile(attempts=window_attempts)}, rng),
         sample_aggregates({1: Profile(attempts=baseline_attempts)}, rng),
-        periods=PERIODS,
         by=("tier",),
-        fleet=None,
         settings=AnalyticsSettings(),
     )
     assert [s.status for s in report.segments] == [status]
@@ -176,13 +182,11 @@ def test_a_huge_fleet_is_not_flagged_for_a_trivial_shift() -> None:
     # 5% more errors on ten million attempts is significant but below the 10% threshold
     rng = np.random.default_rng(3)
     segments = segments_frame([segment_key()])
-    report = evaluate_health(
+    report = _evaluate(
         segments,
         sample_aggregates({1: Profile(attempts=10_000_000, error_rate=0.042)}, rng),
         sample_aggregates({1: Profile(attempts=10_000_000, error_rate=0.040)}, rng),
-        periods=PERIODS,
         by=("tier",),
-        fleet=None,
         settings=AnalyticsSettings(),
     )
     (segment,) = report.segments

@@ -1,4 +1,4 @@
-"""Attribution: a degraded segment names the smallest sub-segments behind the change."""
+"""Attribution: a sub-segment is named only when its change stands out from its siblings'."""
 
 from __future__ import annotations
 
@@ -7,13 +7,17 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from analytics.attribution import explain_change
+from analytics.attribution import Explained, explain_change
 from analytics.config import AnalyticsSettings
-from analytics.health import evaluate_health, report_periods
+from analytics.health import evaluate_health, plan_for
+from analytics.judge import Observed
 from tests.analytics.synthetic import Profile, sample_aggregates, segment_key, segments_frame
 
-PERIODS = report_periods(
-    datetime(2025, 1, 2, 12, tzinfo=UTC), timedelta(hours=1), timedelta(hours=24)
+PLAN = plan_for(
+    datetime(2025, 1, 2, 12, tzinfo=UTC),
+    window=timedelta(hours=1),
+    baseline=timedelta(hours=24),
+    settings=AnalyticsSettings(),
 )
 MODELS = ("galaxy-a14", "galaxy-s21", "pixel-7", "iphone-13", "moto-g", "oppo-a5")
 VERSIONS = ("2.1.0", "2.2.0")
@@ -55,11 +59,11 @@ def _fleet(bad: dict[tuple[str, str], dict[str, float]], seed: int = 0):
         ),
     ],
 )
-def test_explain_change_names_the_smallest_segments(
+def test_explain_change_names_the_segments_that_stand_out(
     bad: dict[tuple[str, str], dict[str, float]], metric: str, named: list[dict[str, str]]
 ) -> None:
     window, baseline = _fleet(bad)
-    parts = explain_change(
+    explained = explain_change(
         metric,
         window=window,
         baseline=baseline,
@@ -67,21 +71,49 @@ def test_explain_change_names_the_smallest_segments(
         dimensions=("device_model", "model_version", "region"),
         worse=1,
     )
-    assert [p.key for p in parts] == named
-    assert sum(p.share for p in parts) >= 0.8
+    assert [p.key for p in explained.parts] == named
+    assert explained.across == ()
+    assert 0.8 <= sum(p.share for p in explained.parts) <= 1.0
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_change_shared_evenly_names_no_part(seed: int) -> None:
+    # every device model on every version got 25% slower: no sub-segment stands out
+    window, baseline = _fleet(
+        {(m, v): {"latency_median_ms": 150.0} for m in MODELS for v in VERSIONS}, seed=seed
+    )
+    explained = explain_change(
+        "latency_p95_ms",
+        window=window,
+        baseline=baseline,
+        segments=SEGMENTS,
+        dimensions=("device_model", "model_version", "region"),
+        worse=1,
+    )
+    assert explained == Explained(parts=(), across=("device_model", "model_version"))
+
+
+def test_shares_never_pass_one_when_siblings_improve() -> None:
+    # galaxy-a14 gets worse while two other models get better: its share is capped at 100%
+    bad = {("galaxy-a14", v): {"error_rate": 0.12} for v in VERSIONS}
+    bad.update({(m, v): {"error_rate": 0.02} for m in ("pixel-7", "moto-g") for v in VERSIONS})
+    window, baseline = _fleet(bad)
+    explained = explain_change(
+        "error_rate",
+        window=window,
+        baseline=baseline,
+        segments=SEGMENTS,
+        dimensions=("device_model", "model_version"),
+        worse=1,
+    )
+    assert [p.key for p in explained.parts] == [{"device_model": "galaxy-a14"}]
+    assert 0.9 <= explained.parts[0].share <= 1.0
 
 
 def test_health_report_attributes_a_tier_degradation() -> None:
     window, baseline = _fleet({("galaxy-a14", "2.2.0"): {"error_rate": 0.20}})
-    report = evaluate_health(
-        SEGMENTS,
-        window,
-        baseline,
-        periods=PERIODS,
-        by=("tier",),
-        fleet=None,
-        settings=AnalyticsSettings(),
-    )
+    observed = Observed(segments=SEGMENTS, window=window, preceding=baseline)
+    report = evaluate_health(observed, PLAN, by=("tier",), fleet=None, settings=AnalyticsSettings())
     (device,) = report.segments
     assert device.key == {"tier": "device"}
     assert device.status == "degraded"
@@ -95,7 +127,7 @@ def test_health_report_attributes_a_tier_degradation() -> None:
 
 def test_no_attribution_when_nothing_got_worse() -> None:
     window, baseline = _fleet({("pixel-7", "2.1.0"): {"error_rate": 0.01}})
-    parts = explain_change(
+    explained = explain_change(
         "error_rate",
         window=window,
         baseline=baseline,
@@ -103,4 +135,4 @@ def test_no_attribution_when_nothing_got_worse() -> None:
         dimensions=("device_model", "model_version"),
         worse=1,
     )
-    assert parts == ()
+    assert explained == Explained()

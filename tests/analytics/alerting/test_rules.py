@@ -16,6 +16,7 @@ from analytics.alerting.rules import (
     privacy_candidates,
     threshold_candidates,
 )
+from analytics.baselines import Baseline
 from analytics.findings import Finding, SegmentHealth
 from analytics.health import HealthReport
 
@@ -79,8 +80,7 @@ def test_degraded_segments_raise_candidates() -> None:
         ],
         window_start=END - timedelta(hours=1),
         window_end=END,
-        baseline_start=END - timedelta(hours=25),
-        baseline_end=END - timedelta(hours=1),
+        baseline=Baseline("preceding", END - timedelta(hours=25), END - timedelta(hours=1)),
         by=tuple(BY),
         fleet=None,
         tests=18,
