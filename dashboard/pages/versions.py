@@ -8,8 +8,8 @@ from typing import Any
 
 from dash import Dash, Input, Output, dcc, html
 
-from analytics.findings import format_value
 from analytics.versions import VersionDrift
+from analytics.vocabulary import format_value
 from dashboard import components, figures, theme
 from dashboard.context import Context
 from dashboard.frames import canary_frame, finding_text, stuck_frame, version_share_frame
