@@ -12,20 +12,14 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from analytics.durations import parse_duration
+from analytics.vocabulary import FAMILIES
 from collector.schema import SEGMENT_DIMENSIONS
 from tierwatch.section import Section
 
-#: The metrics that are tested window against baseline, with the direction that is worse.
+#: The threshold families of the tested metrics, as the vocabulary names them.
 #: ``latency`` covers the p50, p95 and p99 latencies (one histogram test);
 #: ``confidence`` is the confidence distribution (one histogram test, judged on its mean).
-TESTED_METRICS = (
-    "error_rate",
-    "fallback_rate",
-    "cloud_escalation_rate",
-    "latency",
-    "confidence",
-    "quality",
-)
+TESTED_METRICS = tuple(FAMILIES)
 
 
 class MetricThreshold(Section):
@@ -60,12 +54,8 @@ class MetricThreshold(Section):
 
 def _default_thresholds() -> dict[str, MetricThreshold]:
     return {
-        "error_rate": MetricThreshold(warn=0.10, degraded=0.25, min_absolute=0.002),
-        "fallback_rate": MetricThreshold(warn=0.10, degraded=0.25, min_absolute=0.005),
-        "cloud_escalation_rate": MetricThreshold(warn=0.10, degraded=0.25, min_absolute=0.005),
-        "latency": MetricThreshold(warn=0.10, degraded=0.25, min_absolute=1.0),
-        "confidence": MetricThreshold(warn=0.05, degraded=0.15, min_absolute=0.02),
-        "quality": MetricThreshold(warn=0.05, degraded=0.15, min_absolute=0.02),
+        family: MetricThreshold(warn=warn, degraded=degraded, min_absolute=min_absolute)
+        for family, (warn, degraded, min_absolute) in FAMILIES.items()
     }
 
 
