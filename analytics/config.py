@@ -53,8 +53,8 @@ class MetricThreshold(Section):
 
 def _default_thresholds() -> dict[str, MetricThreshold]:
     return {
-        family: MetricThreshold(warn=warn, degraded=degraded, min_absolute=floor)
-        for family, (warn, degraded, floor) in FAMILIES.items()
+        family: MetricThreshold(warn=warn, degraded=degraded, min_absolute=min_absolute)
+        for family, (warn, degraded, min_absolute) in FAMILIES.items()
     }
 
 

@@ -17,9 +17,9 @@ from scipy import stats
 from analytics import aggregates
 from analytics.aggregates import Aggregates
 from analytics.histograms import LATENCY_VALUES, quantiles
+from analytics.vocabulary import LOCAL_TIERS
 from collector.schema import FALLBACK_REASONS, SEGMENT_DIMENSIONS
 
-LOCAL_TIERS = ("device", "edge")
 _REASONS = (*FALLBACK_REASONS, "other")
 
 #: Every metric :func:`compute_metrics` returns, in column order.

@@ -5,15 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from analytics.health import HealthReport
-from analytics.vocabulary import format_value
+from analytics.vocabulary import format_value, metric
 
-_COLUMNS = (
-    ("attempts", "attempts"),
-    ("error_rate", "errors"),
-    ("fallback_rate", "fallbacks"),
-    ("latency_p95_ms", "p95"),
-    ("quality_mean", "quality"),
-)
+#: The metrics of the status table, in column order.
+COLUMNS = ("attempts", "error_rate", "fallback_rate", "latency_p95_ms", "quality_mean")
 
 
 def _iso(moment: datetime) -> str:
@@ -33,18 +28,14 @@ def render_report(report: HealthReport) -> str:
     if not report.segments:
         lines.append("no attempts in the window")
         return "\n".join(lines) + "\n"
-    header = ["status", "segment", *(title for _, title in _COLUMNS)]
+    header = ["status", "segment", *(metric(name).title for name in COLUMNS)]
     rows = []
     for segment in report.segments:
         name = ", ".join(f"{k}={v or '-'}" for k, v in segment.key.items()) or "(everything)"
         cells = [segment.status, name]
-        for metric, _ in _COLUMNS:
-            value = segment.metrics.get(metric)
-            cells.append(
-                str(value)
-                if metric == "attempts"
-                else format_value(metric, None if value is None else float(value))
-            )
+        for name in COLUMNS:
+            value = segment.metrics.get(name)
+            cells.append(format_value(name, None if value is None else float(value)))
         rows.append(cells)
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for cells in [header, *rows]:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import aliased
 from analytics.aggregates import Aggregates
 from analytics.durations import to_unix
 from analytics.histograms import LATENCY_VALUES, quantiles
-from analytics.metrics import LOCAL_TIERS, grouping, metric_dict, segment_by, segment_metrics
+from analytics.metrics import grouping, metric_dict, segment_by, segment_metrics
 from analytics.rollups import read_aggregates, read_segments
 from analytics.significance import (
     Interval,
@@ -35,6 +35,7 @@ from analytics.significance import (
     two_proportion_test,
     welch_test,
 )
+from analytics.vocabulary import LOCAL_TIERS
 from collector.schema import ATTEMPTS
 
 

@@ -15,8 +15,9 @@ from sqlalchemy import Connection
 
 from analytics import aggregates
 from analytics.durations import from_unix, to_unix
-from analytics.metrics import LOCAL_TIERS, compute_metrics, grouping, segment_by, segment_metrics
+from analytics.metrics import compute_metrics, grouping, segment_by, segment_metrics
 from analytics.rollups import read_aggregates, read_buckets, read_segments
+from analytics.vocabulary import LOCAL_TIERS
 from collector.schema import SEGMENT_DIMENSIONS
 from tierwatch.settings import PrivacySettings
 

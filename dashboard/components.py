@@ -9,6 +9,7 @@ import dash_ag_grid as dag
 import pandas as pd
 from dash import html
 
+from analytics import vocabulary
 from dashboard import theme
 from dashboard.frames import KeyFigure, TierSummary
 
@@ -156,19 +157,43 @@ def table(
 
 PERCENT = "params.value == null ? 'n/a' : d3.format('.2~%')(params.value)"
 MILLISECONDS = "params.value == null ? 'n/a' : d3.format(',.0f')(params.value) + ' ms'"
+MILLIJOULES = "params.value == null ? 'n/a' : d3.format(',.0f')(params.value) + ' mJ'"
 DECIMAL = "params.value == null ? 'n/a' : d3.format('.3f')(params.value)"
 INTEGER = "params.value == null ? '' : d3.format(',')(params.value)"
 
 
+#: The column kind that writes a value of each unit of the vocabulary.
+_UNIT_KINDS = {
+    "share": "percent",
+    "ms": "ms",
+    "mJ": "mJ",
+    "score": "decimal",
+    "count": "integer",
+    "per_hour": "integer",
+}
+
+
 def column(field: str, header: str, *, kind: str = "text", **extra: Any) -> dict[str, Any]:
-    """An AG Grid column: ``kind`` is text, percent, ms, decimal or integer."""
-    formatter = {"percent": PERCENT, "ms": MILLISECONDS, "decimal": DECIMAL, "integer": INTEGER}
+    """An AG Grid column: ``kind`` is text, percent, ms, mJ, decimal or integer."""
+    formatter = {
+        "percent": PERCENT,
+        "ms": MILLISECONDS,
+        "mJ": MILLIJOULES,
+        "decimal": DECIMAL,
+        "integer": INTEGER,
+    }
     out: dict[str, Any] = {"field": field, "headerName": header}
     if kind in formatter:
         out["valueFormatter"] = {"function": formatter[kind]}
         out["filter"] = "agNumberColumnFilter"
         out["type"] = "numericColumn"
     return {**out, **extra}
+
+
+def metric_column(name: str, **extra: Any) -> dict[str, Any]:
+    """An AG Grid column of metric ``name``: its label as header, its values in its unit."""
+    metric = vocabulary.metric(name)
+    return column(name, metric.label, kind=_UNIT_KINDS[metric.unit], **extra)
 
 
 def grid(

@@ -13,16 +13,16 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from analytics import vocabulary
 from dashboard import theme
 
-PERCENT_METRICS = ("_rate", "_share")
 
-
-def _axis_format(metric: str) -> dict[str, str]:
-    if metric.endswith(PERCENT_METRICS) or metric.startswith("fallback_rate"):
+def _axis_format(name: str) -> dict[str, str]:
+    metric = vocabulary.metric(name)
+    if metric.kind == "rate":
         return {"tickformat": ".1%"}
-    if metric.endswith("_ms"):
-        return {"ticksuffix": " ms"}
+    if metric.unit in ("ms", "mJ"):
+        return {"ticksuffix": f" {metric.unit}"}
     return {}
 
 
@@ -53,7 +53,6 @@ def segment_series_figure(
     df: pd.DataFrame,
     *,
     metric: str,
-    label: str,
     window_start: datetime,
     step: int,
     baseline_value: float | None = None,
@@ -71,8 +70,9 @@ def segment_series_figure(
     ``reference_name`` (e.g. ``model_version 2.1.0``): its line is drawn in grey
     and the band and value are that version's.
     """
+    title = vocabulary.label(metric)
     if df.empty or df[metric].dropna().empty:
-        return empty_figure(f"no {label} in this range")
+        return empty_figure(f"no {title} in this range")
     fig = go.Figure()
     if reference is not None and not reference[metric].dropna().empty:
         fig.add_trace(
@@ -126,7 +126,7 @@ def segment_series_figure(
     )
     fig.update_layout(
         **theme.layout_defaults(),
-        title={"text": label},
+        title={"text": title},
         height=320,
         showlegend=len(fig.data) > 1,
     )
@@ -171,7 +171,7 @@ def latency_figure(df: pd.DataFrame) -> go.Figure:
         title={"text": "Latency per task and tier: the bar runs from p50 to p99, the dot is p95"},
         height=120 + 40 * len(df),
     )
-    fig.update_xaxes(type="log", ticksuffix=" ms", title_text="latency")
+    fig.update_xaxes(type="log", **_axis_format("latency_p95_ms"), title_text="latency")
     fig.update_yaxes(autorange="reversed")
     return fig
 
@@ -266,7 +266,7 @@ def fallback_reasons_figure(df: pd.DataFrame, *, window_start: datetime) -> go.F
                 row=row,
                 col=1,
             )
-        fig.update_yaxes(tickformat=".1%", rangemode="tozero", row=row, col=1)
+        fig.update_yaxes(**_axis_format("fallback_rate"), rangemode="tozero", row=row, col=1)
     fig.add_vrect(
         x0=window_start,
         x1=df["start"].max(),
@@ -317,7 +317,7 @@ def escalation_figure(df: pd.DataFrame, *, window_start: datetime) -> go.Figure:
         title={"text": "Cloud escalation rate per task"},
         height=320,
     )
-    fig.update_yaxes(tickformat=".1%", rangemode="tozero")
+    fig.update_yaxes(**_axis_format("cloud_escalation_rate"), rangemode="tozero")
     return fig
 
 

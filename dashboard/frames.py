@@ -2,7 +2,7 @@
 
 Pure functions: reports, comparisons and drifts in, small dataclasses, records or
 data frames out. Values keep their units (rates as fractions, latency in ms);
-text is formatted here with analytics' own :func:`~analytics.findings.format_value`.
+metrics are named and formatted by :mod:`analytics.vocabulary`.
 """
 
 from __future__ import annotations
@@ -17,54 +17,45 @@ import pandas as pd
 
 from analytics.findings import Finding
 from analytics.health import HealthReport, SegmentHealth
-from analytics.metrics import LOCAL_TIERS
 from analytics.tiers import TierComparison
 from analytics.versions import VersionDrift, version_key
-from analytics.vocabulary import format_value
+from analytics.vocabulary import LOCAL_TIERS, TIERS, format_p, format_value, label
 from collector.schema import FALLBACK_REASONS
 from dashboard import theme
 
-TIERS = ("device", "edge", "cloud")
-#: The key figures of a tier card: (metric, label).
+#: The key figures of a tier card, in order.
 KEY_FIGURES = (
-    ("attempts_per_hour", "attempts / hour"),
-    ("error_rate", "error rate"),
-    ("fallback_rate", "fallback rate"),
-    ("latency_p95_ms", "p95 latency"),
-    ("quality_mean", "quality"),
-    ("privacy_violations", "privacy violations"),
+    "attempts_per_hour",
+    "error_rate",
+    "fallback_rate",
+    "latency_p95_ms",
+    "quality_mean",
+    "privacy_violations",
 )
-#: Metric columns of the segment grid, in order: (metric, header).
+#: Metric columns of the segment grid, in order.
 GRID_METRICS = (
-    ("attempts", "attempts"),
-    ("error_rate", "error rate"),
-    ("fallback_rate", "fallback rate"),
-    ("cloud_escalation_rate", "cloud escalation rate"),
-    ("latency_p95_ms", "p95 latency"),
-    ("quality_mean", "quality"),
-    ("privacy_violations", "privacy violations"),
+    "attempts",
+    "error_rate",
+    "fallback_rate",
+    "cloud_escalation_rate",
+    "latency_p95_ms",
+    "quality_mean",
+    "privacy_violations",
 )
-#: Metrics a segment's chart can draw: (metric, label).
+#: Metrics a segment's chart can draw, in the order offered.
 SERIES_METRICS = (
-    ("error_rate", "error rate"),
-    ("fallback_rate", "fallback rate"),
-    ("cloud_escalation_rate", "cloud escalation rate"),
-    ("latency_p50_ms", "p50 latency"),
-    ("latency_p95_ms", "p95 latency"),
-    ("latency_p99_ms", "p99 latency"),
-    ("confidence_mean", "mean confidence"),
-    ("quality_mean", "mean quality"),
-    ("attempts", "attempts"),
+    "error_rate",
+    "fallback_rate",
+    "cloud_escalation_rate",
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "latency_p99_ms",
+    "confidence_mean",
+    "quality_mean",
+    "attempts",
 )
-#: How metrics are named on the page.
-LABELS = dict(SERIES_METRICS)
-#: Metrics compared between versions on the versions page: (metric, label).
-CANARY_METRICS = (
-    ("error_rate", "error rate"),
-    ("fallback_rate", "fallback rate"),
-    ("latency_p95_ms", "p95 latency"),
-    ("quality_mean", "quality"),
-)
+#: Metrics compared between versions on the versions page.
+CANARY_METRICS = ("error_rate", "fallback_rate", "latency_p95_ms", "quality_mean")
 _REASONS = (*FALLBACK_REASONS, "other")
 _WORSE = ("warn", "degraded")
 
@@ -153,42 +144,31 @@ def key_figures(segment: SegmentHealth, report: HealthReport) -> list[KeyFigure]
     out = []
     window_h = _hours(report.window_start, report.window_end)
     baseline_h = _hours(report.baseline_start, report.baseline_end)
-    for metric, label in KEY_FIGURES:
+    for metric in KEY_FIGURES:
+        window_value: float | None
+        baseline_value: float | None
+        change: float | None
         if metric == "attempts_per_hour":
-            value = float(segment.metrics.get("attempts") or 0) / window_h
-            base = float(segment.baseline_metrics.get("attempts") or 0) / baseline_h
-            out.append(
-                KeyFigure(
-                    metric,
-                    label,
-                    f"{value:,.0f}",
-                    f"{base:,.0f}",
-                    format_change(relative_change(value, base)),
-                )
-            )
-            continue
-        window_value = _number(segment.metrics.get(metric))
-        baseline_value = _number(segment.baseline_metrics.get(metric))
-        if metric == "privacy_violations":
-            out.append(
-                KeyFigure(
-                    metric,
-                    label,
-                    f"{int(window_value or 0):,}",
-                    f"{int(baseline_value or 0):,}",
-                    "",
-                    "degraded" if window_value else None,
-                )
-            )
-            continue
+            window_value = float(segment.metrics.get("attempts") or 0) / window_h
+            baseline_value = float(segment.baseline_metrics.get("attempts") or 0) / baseline_h
+            change, flag = relative_change(window_value, baseline_value), None
+        elif metric == "privacy_violations":
+            # Any violation is degraded, and a count over periods of unequal length has no change.
+            window_value = _number(segment.metrics.get(metric)) or 0.0
+            baseline_value = _number(segment.baseline_metrics.get(metric)) or 0.0
+            change, flag = None, "degraded" if window_value else None
+        else:
+            window_value = _number(segment.metrics.get(metric))
+            baseline_value = _number(segment.baseline_metrics.get(metric))
+            change, flag = relative_change(window_value, baseline_value), flagged.get(metric)
         out.append(
             KeyFigure(
                 metric,
-                label,
+                label(metric),
                 format_value(metric, window_value),
                 format_value(metric, baseline_value),
-                format_change(relative_change(window_value, baseline_value)),
-                flagged.get(metric),
+                format_change(change),
+                flag,
             )
         )
     return out
@@ -261,7 +241,7 @@ def fleet_escalation(report: HealthReport) -> KeyFigure:
     window, baseline = rate("metrics"), rate("baseline_metrics")
     return KeyFigure(
         "cloud_escalation_rate",
-        "cloud escalation rate",
+        label("cloud_escalation_rate"),
         format_value("cloud_escalation_rate", window),
         format_value("cloud_escalation_rate", baseline),
         format_change(relative_change(window, baseline)),
@@ -290,13 +270,13 @@ def segment_rows(report: HealthReport) -> list[dict[str, Any]]:
             "status_rank": theme.STATUS_ORDER.index(segment.status),
             **{dim: value or "-" for dim, value in segment.key.items()},
         }
-        for metric, _ in GRID_METRICS:
+        for metric in GRID_METRICS:
             row[metric] = _number(segment.metrics.get(metric))
         row["attempts"] = int(segment.metrics.get("attempts") or 0)
         row["findings"] = len(worse)
         row["finding"] = worse[0].explanation if worse else ""
         row["key"] = dict(segment.key)
-        row["baseline"] = {m: _number(segment.baseline_metrics.get(m)) for m, _ in SERIES_METRICS}
+        row["baseline"] = {m: _number(segment.baseline_metrics.get(m)) for m in SERIES_METRICS}
         row["details"] = [
             {
                 "severity": f.severity,
@@ -425,11 +405,11 @@ def tier_differences_frame(comparisons: Sequence[TierComparison]) -> pd.DataFram
                 {
                     "task": _task_label(c, fleets),
                     "tier": c.tier,
-                    "metric": LABELS.get(d.metric, d.metric),
+                    "metric": label(d.metric),
                     "local": format_value(d.metric, d.local_value),
                     "cloud": format_value(d.metric, d.cloud_value),
                     "difference": _signed(d.metric, d.difference) + interval,
-                    "p": "" if d.p_value is None else _p(d.p_value),
+                    "p": "" if d.p_value is None else format_p(d.p_value),
                 }
             )
     return pd.DataFrame(
@@ -440,10 +420,6 @@ def tier_differences_frame(comparisons: Sequence[TierComparison]) -> pd.DataFram
 def _signed(metric: str, value: float) -> str:
     text = format_value(metric, abs(value))
     return ("-" if value < 0 else "+") + text
-
-
-def _p(p: float) -> str:
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def fallback_reasons_frame(series: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
@@ -529,14 +505,14 @@ def canary_frame(drift: VersionDrift) -> pd.DataFrame:
     rows = []
     canaries = sorted(drift.canaries, key=lambda c: version_key(c.version), reverse=True)
     for canary in canaries:
-        for metric, label in CANARY_METRICS:
+        for metric in CANARY_METRICS:
             rows.append(
                 {
                     "version": canary.version,
                     "reference": canary.reference_version,
                     "status": canary.status,
                     "metric": metric,
-                    "label": label,
+                    "label": label(metric),
                     "value": _number(canary.metrics.get(metric)),
                     "reference_value": _number(canary.reference_metrics.get(metric)),
                 }

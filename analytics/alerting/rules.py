@@ -25,23 +25,8 @@ import pandas as pd
 from analytics.alerting.config import DEGRADED_RULE, PRIVACY_RULE, AlertRule
 from analytics.durations import format_duration
 from analytics.health import HealthReport
-from analytics.vocabulary import format_value
+from analytics.vocabulary import format_value, label
 
-_LABELS = {
-    "error_rate": "error rate",
-    "fallback_rate": "fallback rate",
-    "cloud_escalation_rate": "cloud escalation rate",
-    "latency_mean_ms": "mean latency",
-    "latency_p50_ms": "p50 latency",
-    "latency_p95_ms": "p95 latency",
-    "latency_p99_ms": "p99 latency",
-    "confidence_mean": "mean confidence",
-    "quality_mean": "mean quality",
-    "privacy_violations": "privacy violations",
-    "energy_mj_mean": "mean energy",
-    "thermal_share": "thermal share",
-    "offline_share": "offline share",
-}
 _COMPARE = {
     ">": lambda v, t: v > t,
     ">=": lambda v, t: v >= t,
@@ -74,11 +59,6 @@ def fingerprint(rule: str, key: Mapping[str, str]) -> str:
 def segment_text(key: Mapping[str, str]) -> str:
     """A segment key as operators read it: ``fleet=robots tier=device task=photo-tag``."""
     return " ".join(f"{k}={v}" for k, v in key.items()) or "all attempts"
-
-
-def metric_label(metric: str) -> str:
-    """A metric's name in alert texts."""
-    return _LABELS.get(metric, metric.replace("_", " "))
 
 
 def _labels(
@@ -179,7 +159,7 @@ def threshold_candidates(
         shown = format_value(rule.metric, value)
         limit = format_value(rule.metric, rule.threshold)
         text = (
-            f"{metric_label(rule.metric)} {shown} {rule.op} {limit} in {segment_text(key)} "
+            f"{label(rule.metric)} {shown} {rule.op} {limit} in {segment_text(key)} "
             f"over the last {format_duration(window)} ({int(attempts)} attempts)"
         )
         summary = f"{rule.summary}: {text}" if rule.summary else text

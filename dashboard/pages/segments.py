@@ -8,6 +8,7 @@ from typing import Any
 from dash import Dash, Input, Output, State, dcc, html
 from dash import ctx as dash_ctx
 
+from analytics.vocabulary import label
 from collector.schema import SEGMENT_DIMENSIONS
 from dashboard import components, figures, theme
 from dashboard.context import Context
@@ -21,12 +22,6 @@ from dashboard.frames import (
 from dashboard.pages import caption, guarded
 
 TITLE = "Segments"
-_KINDS = {
-    "attempts": "integer",
-    "privacy_violations": "integer",
-    "latency_p95_ms": "ms",
-    "quality_mean": "decimal",
-}
 _HIDDEN = {"display": "none"}
 
 
@@ -104,10 +99,10 @@ def columns(by: Sequence[str]) -> list[dict[str, Any]]:
         components.column("status", "status", cellStyle=status_style, minWidth=150),
         *(components.column(d, d, minWidth=130) for d in by),
     ]
-    for metric, header in GRID_METRICS:
+    for metric in GRID_METRICS:
         if metric == "cloud_escalation_rate" and "tier" in by:
             continue  # a segment of one tier cannot see both ends of a request
-        out.append(components.column(metric, header, kind=_KINDS.get(metric, "percent")))
+        out.append(components.metric_column(metric))
     out.append(components.column("findings", "findings", kind="integer"))
     out.append(
         components.column(
@@ -148,8 +143,8 @@ def view_grid(
 def metric_options(key: Mapping[str, str]) -> list[dict[str, str]]:
     """Metrics a segment can be drawn with (no escalation rate within one tier)."""
     return [
-        {"value": m, "label": label}
-        for m, label in SERIES_METRICS
+        {"value": m, "label": label(m)}
+        for m in SERIES_METRICS
         if not (m == "cloud_escalation_rate" and "tier" in key)
     ]
 
@@ -191,7 +186,6 @@ def view_detail(
     options = metric_options(key)
     if metric not in {o["value"] for o in options}:
         metric = default_metric(row)
-    label = dict(SERIES_METRICS)[metric]
     period = ctx.period(window, baseline)
     step = period.step(points=theme.CHART_POINTS)
     series = ctx.source.series(key, start=period.baseline_start, end=period.end, step=step)
@@ -207,7 +201,6 @@ def view_detail(
         figure = figures.segment_series_figure(
             series,
             metric=metric,
-            label=label,
             window_start=period.window_start,
             step=step,
             baseline_value=next(
@@ -222,7 +215,6 @@ def view_detail(
         figure = figures.segment_series_figure(
             series,
             metric=metric,
-            label=label,
             window_start=period.window_start,
             step=step,
             baseline_value=baseline_value,

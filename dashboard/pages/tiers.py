@@ -8,10 +8,10 @@ from typing import Any
 from dash import Dash, Input, Output, dcc, html
 
 from analytics.tiers import TierComparison
+from analytics.vocabulary import TIERS
 from dashboard import components, figures, theme
 from dashboard.context import Context
 from dashboard.frames import (
-    TIERS,
     escalation_frame,
     fallback_reasons_frame,
     tier_differences_frame,

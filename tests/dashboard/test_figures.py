@@ -23,7 +23,6 @@ def test_segment_series_against_band_baseline_and_window() -> None:
     fig = figures.segment_series_figure(
         frame,
         metric="error_rate",
-        label="error rate",
         window_start=window_start,
         step=3600,
         baseline_value=0.025,
@@ -51,7 +50,6 @@ def test_segment_series_latency_axis_in_ms_and_no_band() -> None:
     fig = figures.segment_series_figure(
         frame,
         metric="latency_p95_ms",
-        label="p95 latency",
         window_start=frame.index[1].to_pydatetime(),
         step=3600,
     )
@@ -64,7 +62,6 @@ def test_segment_series_without_values_is_an_empty_figure() -> None:
     fig = figures.segment_series_figure(
         frame,
         metric="quality_mean",
-        label="mean quality",
         window_start=frame.index[1].to_pydatetime(),
         step=3600,
     )
@@ -162,5 +159,5 @@ def test_canary_figure_puts_the_reference_first_in_every_panel() -> None:
         "error rate",
         "fallback rate",
         "p95 latency",
-        "quality",
+        "mean quality",
     ]

@@ -56,7 +56,7 @@ def test_tier_summaries_one_per_tier_worst_findings_first() -> None:
         KeyFigure("error_rate", "error rate", "7.5%", "3.0%", "+150%", "degraded"),
         KeyFigure("fallback_rate", "fallback rate", "2.0%", "5.0%", "-60%"),
         KeyFigure("latency_p95_ms", "p95 latency", "158 ms", "65 ms", "+143%", "warn"),
-        KeyFigure("quality_mean", "quality", "0.837", "0.879", "-5%"),
+        KeyFigure("quality_mean", "mean quality", "0.837", "0.879", "-5%"),
         KeyFigure("privacy_violations", "privacy violations", "0", "0", ""),
     ]
     cloud = summaries[2]
@@ -233,7 +233,7 @@ def test_tier_differences_frame_formats_difference_interval_and_p() -> None:
             "local": "158 ms",
             "cloud": "235 ms",
             "difference": "-77 ms [-112 ms, -55 ms]",
-            "p": "<0.001",
+            "p": "p<0.001",
         },
         {
             "task": "photo-tag",
@@ -242,7 +242,7 @@ def test_tier_differences_frame_formats_difference_interval_and_p() -> None:
             "local": "7.5%",
             "cloud": "1.1%",
             "difference": "+6.4% [+3.4%, +9.2%]",
-            "p": "<0.001",
+            "p": "p<0.001",
         },
     ]
 

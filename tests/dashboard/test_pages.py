@@ -197,6 +197,14 @@ def test_segments_grid_for_the_grouping_chosen() -> None:
         "findings",
         "finding",
     ]  # no escalation rate: a segment of one tier cannot see both ends of a request
+    assert [c["headerName"] for c in columns[4:10]] == [
+        "attempts",
+        "error rate",
+        "fallback rate",
+        "p95 latency",
+        "mean quality",
+        "privacy violations",
+    ]
     assert (
         caption
         == "every fleet; window 1h (11:00 to 12:00 UTC) against the 24h before; updated 12:00:30 UTC"
@@ -327,7 +335,7 @@ def test_tiers_page_compares_local_with_cloud_per_task() -> None:
     assert [(t.name, t.stackgroup) for t in fallbacks.data] == [("error", "device")]
     escalation = by_id(body, "tiers-escalation").figure
     assert [t.name for t in escalation.data] == ["photo-tag", "speech"]
-    assert "p95 latency 158 ms 235 ms -77 ms [-112 ms, -55 ms] <0.001" in text(
+    assert "p95 latency 158 ms 235 ms -77 ms [-112 ms, -55 ms] p<0.001" in text(
         by_id(body, "tiers-differences")
     )
 
