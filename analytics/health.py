@@ -64,6 +64,8 @@ class HealthReport:
     fleet: str | None
     tests: int
     fdr: float
+    #: How long the compared periods last together (seven days' hours: seven hours).
+    baseline_seconds: int = 0
 
     @property
     def baseline_start(self) -> datetime:
@@ -224,7 +226,16 @@ def evaluate_health(
         fleet=fleet,
         tests=verdicts.tests,
         fdr=settings.fdr,
+        baseline_seconds=_covered(verdicts.baseline, plan),
     )
+
+
+def _covered(baseline: Baseline, plan: Plan) -> int:
+    """How many seconds of data a report's baseline compares with."""
+    if baseline.kind == "seasonal":
+        inside = [p for p in plan.days if p.start >= baseline.start and p.end <= baseline.end]
+        return sum(p.seconds for p in inside)
+    return plan.preceding.seconds
 
 
 def _with_onsets(

@@ -143,7 +143,9 @@ def key_figures(segment: SegmentHealth, report: HealthReport) -> list[KeyFigure]
                 flagged[name] = finding.severity
     out = []
     window_h = _hours(report.window_start, report.window_end)
-    baseline_h = _hours(report.baseline_start, report.baseline_end)
+    baseline_h = report.baseline_seconds / 3600 or _hours(
+        report.baseline_start, report.baseline_end
+    )
     for metric in KEY_FIGURES:
         window_value: float | None
         baseline_value: float | None

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from analytics.config import AnalyticsSettings
 from analytics.durations import parse_duration
-from analytics.health import report_periods
+from analytics.baselines import cut_to_minute
 from analytics.timeseries import pick_step
 
 #: Windows offered by the control: (value, label).
@@ -18,8 +18,11 @@ WINDOWS = (
     ("24h", "last 24 hours"),
     ("7d", "last 7 days"),
 )
+#: The baseline the history allows: the same hours of earlier days where the store holds them.
+USUAL = "usual"
 #: Baselines offered by the control: (value, label).
 BASELINES = (
+    ("usual", "the usual for this time"),
     ("1h", "the hour before"),
     ("6h", "the 6 hours before"),
     ("24h", "the 24 hours before"),
@@ -44,9 +47,10 @@ class TimeRange:
     def describe(self) -> str:
         """E.g. ``window 1h (11:00 to 12:00 UTC) against the 24h before``."""
         fmt = "%H:%M" if self.end - self.window_start < timedelta(days=1) else "%b %d %H:%M"
-        return (
-            f"window {self.window} ({self.window_start:{fmt}} to {self.end:{fmt}} UTC) "
-            f"against the {self.baseline} before"
+        return f"window {self.window} ({self.window_start:{fmt}} to {self.end:{fmt}} UTC) " + (
+            "against the usual for this time"
+            if self.baseline == USUAL
+            else f"against the {self.baseline} before"
         )
 
 
@@ -72,12 +76,15 @@ def time_range(
     filling up is never judged against complete ones.
     """
     window = _pick(window, WINDOWS, settings.default_window)
-    baseline = _pick(baseline, BASELINES, settings.default_baseline)
-    periods = report_periods(now, parse_duration(window), parse_duration(baseline))
+    baseline = _pick(baseline, BASELINES, USUAL)
+    end = cut_to_minute(now)
+    window_start = end - parse_duration(window)
+    # The calendar baseline spans earlier days; charts show the default baseline's length.
+    before = settings.default_baseline if baseline == USUAL else baseline
     return TimeRange(
         window=window,
         baseline=baseline,
-        end=periods.window_end,
-        window_start=periods.window_start,
-        baseline_start=periods.baseline_start,
+        end=end,
+        window_start=window_start,
+        baseline_start=window_start - parse_duration(before),
     )

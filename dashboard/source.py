@@ -94,7 +94,9 @@ class AnalyticsSource:
                 conn,
                 end=period.end,
                 window=period.end - period.window_start,
-                baseline=period.window_start - period.baseline_start,
+                baseline=None
+                if period.baseline == "usual"
+                else period.window_start - period.baseline_start,
                 by=by,
                 fleet=fleet,
                 settings=self.settings,

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.attribution import Contribution
+from analytics.baselines import Baseline
 from analytics.config import AnalyticsSettings
 from analytics.findings import Finding, SegmentHealth
 from analytics.health import HealthReport
@@ -138,8 +139,7 @@ def report(segments: Sequence[SegmentHealth], *, by: Sequence[str] = ("tier",)) 
         segments=list(segments),
         window_start=WINDOW_START,
         window_end=END,
-        baseline_start=BASELINE_START,
-        baseline_end=WINDOW_START,
+        baseline=Baseline("preceding", BASELINE_START, WINDOW_START),
         by=tuple(by),
         fleet=None,
         tests=12,

@@ -575,9 +575,10 @@ def test_who_is_signed_in() -> None:
     [
         ("1h", "24h", ("1h", "24h", "2025-01-02 11:00", "2025-01-01 11:00")),
         ("15m", "1h", ("15m", "1h", "2025-01-02 11:45", "2025-01-02 10:45")),
-        # values the control does not offer fall back to the settings' defaults
-        ("1s", "90d", ("1h", "24h", "2025-01-02 11:00", "2025-01-01 11:00")),
-        (None, None, ("1h", "24h", "2025-01-02 11:00", "2025-01-01 11:00")),
+        # values the control does not offer fall back to the default window and the usual baseline,
+        # whose charts start the default baseline's length before the window
+        ("1s", "90d", ("1h", "usual", "2025-01-02 11:00", "2025-01-01 11:00")),
+        (None, None, ("1h", "usual", "2025-01-02 11:00", "2025-01-01 11:00")),
     ],
 )
 def test_time_range(window: str | None, baseline: str | None, expected: tuple) -> None:
