@@ -12,8 +12,8 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from analytics.durations import parse_duration
+from collector.config import Section
 from collector.schema import SEGMENT_DIMENSIONS
-from tierwatch.section import Section
 
 #: The metrics that are tested window against baseline, with the direction that is worse.
 #: ``latency`` covers the p50, p95 and p99 latencies (one histogram test);

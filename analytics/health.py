@@ -23,7 +23,7 @@ from analytics.durations import from_unix, to_unix
 from analytics.findings import Finding, SegmentHealth, judge
 from analytics.metrics import AllowedTiers, grouping, segment_by
 from analytics.rollups import read_aggregates, read_segments, read_watermark
-from tierwatch.settings import PrivacySettings
+from collector.config import PrivacySettings
 
 __all__ = [
     "Contribution",
