@@ -14,8 +14,8 @@ from pydantic import Field, field_validator, model_validator
 
 from analytics.durations import parse_duration
 from analytics.vocabulary import FAMILIES
+from collector.config import Section
 from collector.schema import SEGMENT_DIMENSIONS
-from tierwatch.section import Section
 
 #: The threshold families of the tested metrics (``latency`` covers p50, p95 and p99).
 TESTED_METRICS = tuple(FAMILIES)

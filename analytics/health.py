@@ -31,7 +31,7 @@ from analytics.metrics import AllowedTiers
 from analytics.rollups import read_aggregates, read_buckets, read_segments, read_watermark
 from analytics.vocabulary import metric as vocabulary_metric
 from analytics.wording import silence_text
-from tierwatch.settings import PrivacySettings
+from collector.config import PrivacySettings
 
 __all__ = [
     "Contribution",

@@ -18,8 +18,8 @@ from analytics.durations import from_unix, to_unix
 from analytics.metrics import compute_metrics, grouping, segment_by, segment_metrics
 from analytics.rollups import read_aggregates, read_buckets, read_segments
 from analytics.vocabulary import LOCAL_TIERS
+from collector.config import PrivacySettings
 from collector.schema import SEGMENT_DIMENSIONS
-from tierwatch.settings import PrivacySettings
 
 #: Steps a chart may ask for, in seconds.
 STEPS = (60, 300, 900, 3600, 6 * 3600, 86_400)

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from importlib.metadata import version
 
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 from prometheus_client import CollectorRegistry, generate_latest
-
-import tierwatch
 
 _OTLP_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
 
@@ -36,11 +35,12 @@ class CollectorMetrics:
 
             readers.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
         self.otlp_export = len(readers) > 1
+        service_version = version("tierwatch")
         resource = Resource.create(
-            {"service.name": "tierwatch", "service.version": tierwatch.__version__}
+            {"service.name": "tierwatch", "service.version": service_version}
         )
         self.provider = MeterProvider(metric_readers=readers, resource=resource)
-        meter = self.provider.get_meter("tierwatch.collector", tierwatch.__version__)
+        meter = self.provider.get_meter("tierwatch.collector", service_version)
         self.spans_received = meter.create_counter(
             "tierwatch.collector.spans.received",
             unit="{span}",

@@ -1,9 +1,9 @@
-"""Build the Dash app and mount it on the server under ``/dashboard/``.
+"""Build the Dash app that the server mounts under ``/dashboard/``.
 
-Dash runs on its Flask server; a WSGI-to-ASGI bridge (a2wsgi) mounts that under
-the FastAPI app, so the dashboard shares the server's port, database engine and
-token check. Everything the callbacks need is handed to them in one
-:class:`~dashboard.context.Context`.
+Dash runs on its Flask server; the server mounts that under the FastAPI app
+through a WSGI-to-ASGI bridge (a2wsgi), so the dashboard shares the server's
+port, database engine and token check. Everything the callbacks need is handed
+to them in one :class:`~dashboard.context.Context`.
 """
 
 from __future__ import annotations
@@ -12,18 +12,16 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from a2wsgi import WSGIMiddleware
 from dash import Dash, html
-from fastapi import FastAPI
 from flask import Flask, request
 from sqlalchemy import Engine
 
 from analytics.config import AnalyticsSettings
+from collector.config import PrivacySettings
 from dashboard import auth, shell
 from dashboard.config import DashboardSettings
 from dashboard.context import Context, utc_now
 from dashboard.source import AnalyticsSource, Source
-from tierwatch.settings import Settings
 
 PREFIX = "/dashboard/"
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -72,26 +70,22 @@ def create_dashboard(
     return app
 
 
-def mount_dashboard(
-    api: FastAPI,
-    settings: Settings,
-    *,
+def build_dashboard(
     engine: Engine,
+    *,
+    analytics: AnalyticsSettings,
+    privacy: PrivacySettings,
+    settings: DashboardSettings,
     authenticate: auth.Authenticate,
+    dev: bool,
+    public_url: str = "",
 ) -> Dash:
-    """Serve the dashboard from ``api`` under ``/dashboard/``; returns the Dash app."""
-    dash_app = build_dashboard(settings, engine=engine, authenticate=authenticate)
-    api.mount(PREFIX.rstrip("/"), WSGIMiddleware(dash_app.server))  # type: ignore[arg-type]
-    return dash_app
-
-
-def build_dashboard(settings: Settings, *, engine: Engine, authenticate: auth.Authenticate) -> Dash:
-    """The dashboard for ``settings``, reading through analytics on ``engine``."""
+    """The dashboard reading through analytics on ``engine``."""
     return create_dashboard(
-        AnalyticsSource(engine, settings=settings.analytics, privacy=settings.privacy),
-        analytics=settings.analytics,
-        settings=settings.dashboard,
+        AnalyticsSource(engine, settings=analytics, privacy=privacy),
+        analytics=analytics,
+        settings=settings,
         authenticate=authenticate,
-        dev=settings.server.dev,
-        public_url=settings.server.public_url,
+        dev=dev,
+        public_url=public_url,
     )

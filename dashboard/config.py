@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from tierwatch.section import Section
+from collector.config import Section
 
 
 class DashboardSettings(Section):

@@ -21,8 +21,8 @@ from analytics.rollups import read_segments
 from analytics.tiers import TierComparison, tier_comparison
 from analytics.timeseries import segment_series
 from analytics.versions import VersionDrift, version_drift, version_series
+from collector.config import PrivacySettings
 from dashboard.period import TimeRange
-from tierwatch.settings import PrivacySettings
 
 
 class Source(Protocol):

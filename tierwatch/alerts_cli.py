@@ -331,7 +331,13 @@ def hook_test(ctx: click.Context, name: str, db: str | None) -> None:
     with _engine(settings, migrate=True) as engine:
         try:
             attempted = send_test_notification(
-                engine, settings, hook_name=name, fleet=None, holder=holder_id(), clock=now_ms
+                engine,
+                settings.alerts,
+                public_url=settings.server.public_url,
+                hook_name=name,
+                fleet=None,
+                holder=holder_id(),
+                clock=now_ms,
             )
         except UnknownHook as exc:
             raise click.ClickException(str(exc)) from None

@@ -104,7 +104,13 @@ def create_app(
         retry_after_seconds=settings.collector.retry_after_seconds,
     )
 
-    alerting = AlertService(engine, settings)
+    alerting = AlertService(
+        engine,
+        settings.alerts,
+        analytics=settings.analytics,
+        privacy=settings.privacy,
+        public_url=settings.server.public_url,
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -190,8 +196,15 @@ class LazyDashboard:
 
                 from dashboard.app import build_dashboard
 
+                settings = self._settings
                 dash_app = build_dashboard(
-                    self._settings, engine=self._engine, authenticate=self._authenticate
+                    self._engine,
+                    analytics=settings.analytics,
+                    privacy=settings.privacy,
+                    settings=settings.dashboard,
+                    authenticate=self._authenticate,
+                    dev=settings.server.dev,
+                    public_url=settings.server.public_url,
                 )
                 self._app = WSGIMiddleware(dash_app.server)
         return self._app

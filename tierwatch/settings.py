@@ -1,5 +1,9 @@
 """The one settings object: defaults in code, then a TOML file, then environment variables.
 
+Each component owns its sections, next to its code (``collector/config.py``,
+``analytics/config.py``, ``analytics/alerting/config.py``, ``dashboard/config.py``);
+this module only assembles them, adding the server's own section.
+
 Precedence, lowest first: the defaults below, the file named by ``--config`` or
 ``TIERWATCH_CONFIG``, environment variables (``TIERWATCH_<SECTION>__<KEY>``, plus the
 fixed ``TIERWATCH_DATABASE_URL``), and finally command-line flags such as ``--db``.
@@ -12,7 +16,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,28 +25,10 @@ from pydantic_settings import (
 
 from analytics.alerting.config import AlertsSettings
 from analytics.config import AnalyticsSettings
-from collector.schema import TIERS
+from collector.config import CollectorSettings, DatabaseSettings, PrivacySettings, Section
 from dashboard.config import DashboardSettings
-from tierwatch.section import Section
 
-__all__ = ["AnalyticsSettings", "Section", "Settings", "SettingsError", "load_settings"]
-
-DEFAULT_DATABASE_URL = "sqlite:///./tierwatch.db"
-
-
-class DatabaseSettings(Section):
-    """Where attempts and rollups are stored."""
-
-    url: str = Field(
-        default=DEFAULT_DATABASE_URL,
-        description="SQLAlchemy URL: sqlite:///... or postgresql://...",
-    )
-    pool_size: int = Field(default=8, ge=1, description="Connections kept open to PostgreSQL.")
-    busy_timeout_ms: int = Field(
-        default=5000,
-        ge=0,
-        description="How long a SQLite writer waits for the lock before the collector answers 503.",
-    )
+__all__ = ["ServerSettings", "Settings", "SettingsError", "load_settings", "reference"]
 
 
 class ServerSettings(Section):
@@ -62,88 +48,6 @@ class ServerSettings(Section):
         description="Server processes sharing the port (the collector is stateless).",
     )
     public_url: str = Field(default="", description="Base URL used in links sent to operators.")
-
-
-class CollectorSettings(Section):
-    """The write side: limits and what is kept."""
-
-    max_body_bytes: int = Field(
-        default=64 * 1024 * 1024,
-        ge=1024,
-        description="Largest request body after decompression (413 above).",
-    )
-    max_concurrent_requests: int = Field(
-        default=4,
-        ge=1,
-        description="Export requests processed at once; the rest wait in a bounded queue.",
-    )
-    max_queued_requests: int = Field(
-        default=64,
-        ge=0,
-        description="Export requests allowed to wait; beyond that the collector answers 503.",
-    )
-    queue_timeout_seconds: float = Field(
-        default=10.0, gt=0, description="How long a queued request waits before it is answered 503."
-    )
-    retry_after_seconds: int = Field(
-        default=2, ge=1, description="Retry-After sent with 429 and 503 answers."
-    )
-    max_future_skew_seconds: int = Field(
-        default=600,
-        ge=0,
-        description="Spans starting further in the future than this are rejected.",
-    )
-    attribute_allowlist: list[str] = Field(
-        default_factory=list,
-        description="Extra span or resource attribute keys to keep, in the extra column.",
-    )
-    ingest_workers: int = Field(
-        default=0,
-        ge=0,
-        le=64,
-        description=(
-            "Processes that decode, validate and store export requests; 0 does it in "
-            "threads of the server process. Set it to the number of cores for throughput."
-        ),
-    )
-    retention_days: int = Field(
-        default=30, ge=1, description="Raw attempts older than this are deleted; rollups stay."
-    )
-
-
-class PrivacySettings(Section):
-    """Which tiers may run inference on data marked sensitive."""
-
-    sensitive_allowed_tiers: list[str] = Field(
-        default_factory=lambda: ["device"],
-        description="Default policy: tiers allowed for hybrid.privacy=sensitive.",
-    )
-    fleets: dict[str, list[str]] = Field(
-        default_factory=dict, description="Per-fleet override of sensitive_allowed_tiers."
-    )
-
-    @field_validator("sensitive_allowed_tiers")
-    @classmethod
-    def _known_tiers(cls, value: list[str]) -> list[str]:
-        _check_tiers(value)
-        return value
-
-    @field_validator("fleets")
-    @classmethod
-    def _known_fleet_tiers(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
-        for tiers in value.values():
-            _check_tiers(tiers)
-        return value
-
-    def allowed_tiers(self, fleet: str) -> frozenset[str]:
-        """The tiers that may see sensitive data in ``fleet``."""
-        return frozenset(self.fleets.get(fleet, self.sensitive_allowed_tiers))
-
-
-def _check_tiers(tiers: list[str]) -> None:
-    unknown = [t for t in tiers if t not in TIERS]
-    if unknown:
-        raise ValueError(f"unknown tier {unknown[0]!r}; tiers are {', '.join(TIERS)}")
 
 
 class Settings(BaseSettings):
@@ -235,8 +139,8 @@ def reference() -> str:
     lines = [
         "# Configuration reference",
         "",
-        "Generated from `tierwatch/settings.py` by `python -m tierwatch.settings`;",
-        "a test keeps it current.",
+        "Generated by `python -m tierwatch.settings` from the sections `tierwatch/settings.py`",
+        "assembles (each component's own are in its `config.py`); a test keeps it current.",
         "",
         "Precedence, lowest first: defaults, the TOML file (`--config FILE` or",
         "`TIERWATCH_CONFIG`), environment variables `TIERWATCH_<SECTION>__<KEY>` (for example",

@@ -33,8 +33,8 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 from analytics.alerting.signing import secret_key
 from analytics.alerting.urls import check_url
 from analytics.durations import parse_duration
+from collector.config import Section
 from collector.schema import SEGMENT_DIMENSIONS
-from tierwatch.section import Section
 
 #: Names of the built-in rules.
 DEGRADED_RULE = "segment_degraded"

@@ -41,12 +41,13 @@ from analytics.alerting.signing import new_webhook_id
 from analytics.alerting.silences import Silence, active_silences, muted_by
 from analytics.alerting.states import ACTIVE_STATES, Alert, Transition, advance
 from analytics.alerting.times import to_ms
+from analytics.config import AnalyticsSettings
 from analytics.durations import parse_duration
 from analytics.health import health_report
 from analytics.timeseries import metrics_frame
+from collector.config import PrivacySettings
 from collector.db import WRITE
 from collector.schema import ALERT_EVENTS, ALERTS
-from tierwatch.settings import Settings
 
 log = logging.getLogger(__name__)
 _CHUNK = 500
@@ -80,13 +81,20 @@ class Evaluation:
     notifications: int
 
 
-def collect(conn: Connection, settings: Settings, *, now: datetime) -> Collected:
+def collect(
+    conn: Connection,
+    alerts: AlertsSettings,
+    *,
+    analytics: AnalyticsSettings,
+    privacy: PrivacySettings,
+    now: datetime,
+) -> Collected:
     """Run every configured rule at ``now``; a rule that fails is logged and left out.
 
-    The rules read the analytics thresholds and the privacy policy too, so they get
-    the whole settings.
+    Besides the alerts section, the rules read the analytics thresholds (for the
+    health report behind ``segment_degraded``) and the privacy policy (violations
+    are recounted under the fleets' current policies).
     """
-    alerts = settings.alerts
     candidates: list[Candidate] = []
     evaluated: set[str] = set()
     configured = {rule.name for rule in alerts.rules}
@@ -95,9 +103,7 @@ def collect(conn: Connection, settings: Settings, *, now: datetime) -> Collected
     def frame(by: Sequence[str], window: timedelta) -> pd.DataFrame:
         key = (tuple(by), window)
         if key not in frames:
-            frames[key] = metrics_frame(
-                conn, start=now - window, end=now, by=by, privacy=settings.privacy
-            )
+            frames[key] = metrics_frame(conn, start=now - window, end=now, by=by, privacy=privacy)
         return frames[key]
 
     def run(name: str, raise_candidates: Callable[[], list[Candidate]]) -> None:
@@ -121,8 +127,8 @@ def collect(conn: Connection, settings: Settings, *, now: datetime) -> Collected
                     baseline=parse_duration(alerts.baseline),
                     by=by,
                     fleet=None,
-                    settings=settings.analytics,
-                    privacy=settings.privacy,
+                    settings=analytics,
+                    privacy=privacy,
                 ),
                 for_=parse_for(alerts.degraded_for),
             ),
@@ -203,13 +209,18 @@ def plan_pass(
 
 def evaluate(
     engine: Engine,
-    settings: Settings,
+    alerts: AlertsSettings,
     *,
+    analytics: AnalyticsSettings,
+    privacy: PrivacySettings,
+    public_url: str,
     holder: str,
     clock: Callable[[], datetime],
 ) -> Evaluation | None:
-    """One pass if this server holds (or gets) the evaluator lease; ``None`` otherwise."""
-    alerts = settings.alerts
+    """One pass if this server holds (or gets) the evaluator lease; ``None`` otherwise.
+
+    ``public_url`` is the server's base URL, put in notifications as the link back.
+    """
     ttl_ms = int(alerts.lease_seconds * 1000)
     if not lease.acquire(
         engine, name=lease.EVALUATOR, holder=holder, now=to_ms(clock()), ttl_ms=ttl_ms
@@ -218,7 +229,7 @@ def evaluate(
     now = clock()
     now_ms = to_ms(now)
     with engine.connect() as conn:
-        collected = collect(conn, settings, now=now)
+        collected = collect(conn, alerts, analytics=analytics, privacy=privacy, now=now)
         current = load_alerts(conn, [c.fingerprint for c in collected.candidates])
         silences = active_silences(conn, now=now_ms)
     plan = plan_pass(
@@ -229,7 +240,6 @@ def evaluate(
         evaluator=holder,
         repeat_interval_ms=int(parse_duration(alerts.repeat_interval).total_seconds() * 1000),
     )
-    external_url = settings.server.public_url
     deliveries = 0
     with engine.connect() as conn:
         conn = conn.execution_options(**{WRITE: True})
@@ -238,7 +248,7 @@ def evaluate(
             write_alerts(conn, plan)
             for alert, event in plan.notices:
                 deliveries += enqueue_notice(
-                    conn, alerts, alert, event, now=now_ms, external_url=external_url
+                    conn, alerts, alert, event, now=now_ms, external_url=public_url
                 )
     for transition in plan.transitions:
         log.info(

@@ -14,12 +14,12 @@ from collections.abc import Callable
 from sqlalchemy import Engine
 
 from analytics.alerting import outbox
+from analytics.alerting.config import AlertsSettings
 from analytics.alerting.delivery import Attempted, Send, deliver_due
 from analytics.alerting.payloads import Notice, render
 from analytics.alerting.sender import send
 from analytics.alerting.signing import new_webhook_id
 from collector.db import WRITE
-from tierwatch.settings import Settings
 
 TEST_RULE = "tierwatch_test"
 
@@ -30,8 +30,9 @@ class UnknownHook(LookupError):
 
 def send_test_notification(
     engine: Engine,
-    settings: Settings,
+    alerts: AlertsSettings,
     *,
+    public_url: str,
     hook_name: str,
     fleet: str | None,
     holder: str,
@@ -40,9 +41,9 @@ def send_test_notification(
     sender: Send = send,
 ) -> Attempted:
     """Write a test notification for ``hook_name`` and make its first attempt now."""
-    hook = settings.alerts.hook(hook_name)
+    hook = alerts.hook(hook_name)
     if hook is None:
-        known = ", ".join(h.name for h in settings.alerts.hooks) or "none configured"
+        known = ", ".join(h.name for h in alerts.hooks) or "none configured"
         raise UnknownHook(f"unknown hook {hook_name!r} (hooks: {known})")
     now = clock()
     notice = Notice(
@@ -58,7 +59,7 @@ def send_test_notification(
         resolved_at=None,
         at=now,
     )
-    body = render(hook.kind, notice, receiver=hook.name, external_url=settings.server.public_url)
+    body = render(hook.kind, notice, receiver=hook.name, external_url=public_url)
     with engine.connect() as conn:
         conn = conn.execution_options(**{WRITE: True})
         with conn.begin():
@@ -75,7 +76,7 @@ def send_test_notification(
             )
     attempted = deliver_due(
         engine,
-        settings.alerts,
+        alerts,
         holder=holder,
         clock=clock,
         rng=rng or random.Random(),

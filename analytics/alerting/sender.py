@@ -15,13 +15,13 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from importlib.metadata import version
 from urllib.parse import urlsplit
-
-import tierwatch
 
 RETRYABLE_STATUS = frozenset({408, 425, 429}) | frozenset(range(500, 600))
 #: Most of an answer's body kept as the delivery's last error.
 ERROR_BODY_CHARS = 300
+USER_AGENT = f"tierwatch/{version('tierwatch')}"
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ def send(
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     all_headers = {
         "Content-Type": "application/json",
-        "User-Agent": f"tierwatch/{tierwatch.__version__}",
+        "User-Agent": USER_AGENT,
         **headers,
     }
     try:

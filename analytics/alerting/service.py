@@ -19,10 +19,12 @@ import anyio
 from sqlalchemy import Engine
 
 from analytics.alerting import lease
+from analytics.alerting.config import AlertsSettings
 from analytics.alerting.delivery import Attempted, deliver_due
 from analytics.alerting.evaluator import Evaluation, evaluate
 from analytics.alerting.times import to_ms
-from tierwatch.settings import Settings
+from analytics.config import AnalyticsSettings
+from collector.config import PrivacySettings
 
 log = logging.getLogger(__name__)
 
@@ -40,21 +42,39 @@ def now_ms() -> int:
 class AlertService:
     """Evaluation and delivery for one server process."""
 
-    def __init__(self, engine: Engine, settings: Settings, *, holder: str | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        alerts: AlertsSettings,
+        *,
+        analytics: AnalyticsSettings,
+        privacy: PrivacySettings,
+        public_url: str,
+        holder: str | None = None,
+    ) -> None:
         self.engine = engine
-        self.settings = settings
+        self.alerts = alerts
+        self.analytics = analytics
+        self.privacy = privacy
+        self.public_url = public_url
         self.holder = holder or lease.holder_id()
         self.rng = random.Random()
 
     def evaluate_once(self) -> Evaluation | None:
         """One evaluation pass, if this server holds the lease."""
-        return evaluate(self.engine, self.settings, holder=self.holder, clock=utc_now)
+        return evaluate(
+            self.engine,
+            self.alerts,
+            analytics=self.analytics,
+            privacy=self.privacy,
+            public_url=self.public_url,
+            holder=self.holder,
+            clock=utc_now,
+        )
 
     def deliver_once(self) -> list[Attempted]:
         """One delivery pass over due notifications."""
-        return deliver_due(
-            self.engine, self.settings.alerts, holder=self.holder, clock=now_ms, rng=self.rng
-        )
+        return deliver_due(self.engine, self.alerts, holder=self.holder, clock=now_ms, rng=self.rng)
 
     async def run(self) -> None:
         """Run both loops until cancelled."""
@@ -78,7 +98,7 @@ class AlertService:
                 )
 
     async def _evaluation_loop(self, wake: asyncio.Event) -> None:
-        interval = self.settings.alerts.evaluation_interval_seconds
+        interval = self.alerts.evaluation_interval_seconds
         while True:
             # Wait first: start-up (and migrations) should not compete with a pass.
             await asyncio.sleep(interval)
@@ -94,7 +114,7 @@ class AlertService:
                 wake.set()
 
     async def _delivery_loop(self, wake: asyncio.Event) -> None:
-        alerts = self.settings.alerts
+        alerts = self.alerts
         while True:
             try:
                 attempted = await anyio.to_thread.run_sync(self.deliver_once)

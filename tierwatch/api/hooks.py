@@ -47,10 +47,12 @@ def post_hook_test(
 
     A retryable failure stays ``pending`` and is retried like any notification.
     """
+    settings = request.app.state.settings
     try:
         attempted = send_test_notification(
             engine,
-            request.app.state.settings,
+            settings.alerts,
+            public_url=settings.server.public_url,
             hook_name=name,
             fleet=principal.fleet,
             holder=request.app.state.alert_holder,

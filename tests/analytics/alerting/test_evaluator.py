@@ -63,7 +63,15 @@ class Stack:
         assert self.client.post("/v1/traces", content=body, headers=PB).status_code == 200
 
     def evaluate(self, at: datetime, holder: str = "server-a") -> Evaluation | None:
-        return evaluate(self.engine, self.settings, holder=holder, clock=lambda: at)
+        return evaluate(
+            self.engine,
+            self.settings.alerts,
+            analytics=self.settings.analytics,
+            privacy=self.settings.privacy,
+            public_url=self.settings.server.public_url,
+            holder=holder,
+            clock=lambda: at,
+        )
 
     def deliver(self, at: datetime) -> list[str]:
         attempted = deliver_due(
