@@ -111,7 +111,7 @@ def plan_report(
 
 
 def seasonal_periods(window: Period, *, days: int, weeks: int) -> tuple[Period, ...]:
-    """The same hours on each of ``days`` earlier days, then on the same weekday of weeks 2..``weeks``.
+    """The same hours on each of ``days`` earlier days, then the same weekday of earlier weeks.
 
     None when the window is longer than a day (its hours would overlap).
     """

@@ -84,7 +84,7 @@ class FleetAnalyticsSettings(Section):
 
     reference_start: datetime | None = Field(
         default=None,
-        description="Start of this fleet's pinned drift reference (ISO 8601), e.g. a validated week.",
+        description="Start of this fleet's pinned drift reference (ISO 8601), e.g. a good week.",
     )
     reference_end: datetime | None = Field(
         default=None, description="End of this fleet's pinned drift reference (ISO 8601)."
@@ -96,9 +96,9 @@ class FleetAnalyticsSettings(Section):
     def _reference(self) -> FleetAnalyticsSettings:
         if (self.reference_start is None) != (self.reference_end is None):
             raise ValueError("reference_start and reference_end go together")
-        if self.reference_start is not None and self.reference_end is not None:
-            if self.reference_end <= self.reference_start:
-                raise ValueError("reference_end must be after reference_start")
+        start, end = self.reference_start, self.reference_end
+        if start is not None and end is not None and end <= start:
+            raise ValueError("reference_end must be after reference_start")
         return self
 
 
@@ -211,7 +211,7 @@ class AnalyticsSettings(Section):
     seasonal_day_min_attempts: int = Field(
         default=20,
         ge=1,
-        description="Fewest attempts one earlier day needs to count in a segment's calendar baseline.",
+        description="Fewest attempts an earlier day needs to count in a calendar baseline.",
     )
     min_tail_attempts: int = Field(
         default=10,

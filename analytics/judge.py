@@ -114,7 +114,7 @@ class _Sizes:
     def enough(
         self, metric: str, est: Estimate, attempts: np.ndarray, floor: np.ndarray
     ) -> np.ndarray:
-        """Where ``est`` rests on enough data: ``floor`` attempts, and values or tail for its kind."""
+        """Where ``est`` rests on enough data: ``floor`` attempts, and values or tail too."""
         ok = attempts >= floor
         if metric in estimates.PERCENTILES:
             ok &= est.count * (1 - estimates.PERCENTILES[metric]) >= self.tail

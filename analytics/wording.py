@@ -68,7 +68,8 @@ def silence_text(
         when = f" since {since:%H:%M}" if since is not None else ""
         return f"{prefix}silent{when}; {counts}"
     when = f" since {since:%H:%M}" if since is not None else ""
-    return f"{prefix}far below its usual traffic{when}; {counts} ({change_text(observed / expected - 1)})"
+    change = change_text(observed / expected - 1)
+    return f"{prefix}far below its usual traffic{when}; {counts} ({change})"
 
 
 def _about(value: float) -> int:

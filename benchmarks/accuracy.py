@@ -17,9 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from analytics.config import AnalyticsSettings  # noqa: E402
-from analytics.health import evaluate_health  # noqa: E402
-from tests.analytics.week import GROUPINGS, SCENARIOS, found, observe, touches  # noqa: E402
+from analytics.config import AnalyticsSettings
+from analytics.health import evaluate_health
+from tests.analytics.week import GROUPINGS, SCENARIOS, found, observe, touches
 
 
 def main() -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from analytics.baselines import cut_to_minute
 from analytics.config import AnalyticsSettings
 from analytics.durations import parse_duration
-from analytics.baselines import cut_to_minute
 from analytics.timeseries import pick_step
 
 #: Windows offered by the control: (value, label).

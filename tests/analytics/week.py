@@ -22,8 +22,8 @@ import numpy as np
 
 from analytics import aggregates
 from analytics.aggregates import Aggregates
-from analytics.config import AnalyticsSettings
 from analytics.baselines import Plan
+from analytics.config import AnalyticsSettings
 from analytics.health import HealthReport, evaluate_health, plan_for
 from analytics.judge import Observed
 from tests.analytics.synthetic import Profile, sample_aggregates, segment_key, segments_frame
@@ -136,7 +136,7 @@ def _profile(key: dict[str, str], day: int, hour: int, rng: np.random.Generator,
             base[name.removesuffix("_factor")] *= value
         else:
             base[name] = value
-    base["attempts"] = int(round(base["attempts"]))
+    base["attempts"] = round(base["attempts"])
     return Profile(fallback_rate=0.06, **base)  # type: ignore[arg-type]
 
 
