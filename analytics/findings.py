@@ -71,6 +71,10 @@ class Finding:
     ``degraded`` for a move in the worse ``direction``, ``ok`` for one in the better.
     ``effect_size`` is the PSI for distribution tests. ``attribution`` names the
     sub-segments that explain most of a worse move.
+
+    ``relative_change`` is (window - baseline) / baseline, ``p_adjusted`` the
+    Benjamini-Hochberg adjusted p-value and ``test`` the test used, e.g. ``chi2_2x2``,
+    ``fisher_exact``, ``welch_t``.
     """
 
     metric: str
@@ -95,8 +99,8 @@ class SegmentHealth:
     key: dict[str, str]
     status: str
     metrics: dict[str, float | int | None]
-    findings: list[Finding] = field(default_factory=list)
     baseline_metrics: dict[str, float | int | None] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,9 @@ alert rules call. It reads per-segment rollups for the window and the baseline
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import pandas as pd
 from sqlalchemy import Connection
@@ -70,41 +68,6 @@ class HealthReport:
         for segment in self.segments:
             counts[segment.status] += 1
         return counts
-
-    def to_dict(self) -> dict[str, Any]:
-        """The report as the JSON of ``GET /api/v1/health``."""
-        return {
-            "window": {"start": _iso(self.window_start), "end": _iso(self.window_end)},
-            "baseline": {"start": _iso(self.baseline_start), "end": _iso(self.baseline_end)},
-            "by": list(self.by),
-            "fleet": self.fleet,
-            "tests": self.tests,
-            "fdr": self.fdr,
-            "status_counts": self.status_counts(),
-            "segments": [segment_dict(s) for s in self.segments],
-        }
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
-
-
-def finding_dict(finding: Finding) -> dict[str, Any]:
-    """A finding as JSON-ready values."""
-    out = dataclasses.asdict(finding)
-    out["attribution"] = [dataclasses.asdict(c) for c in finding.attribution]
-    return out
-
-
-def segment_dict(segment: SegmentHealth) -> dict[str, Any]:
-    """A segment's health as JSON-ready values."""
-    return {
-        "key": segment.key,
-        "status": segment.status,
-        "metrics": segment.metrics,
-        "baseline_metrics": segment.baseline_metrics,
-        "findings": [finding_dict(f) for f in segment.findings],
-    }
 
 
 def report_periods(end: datetime, window: timedelta, baseline: timedelta) -> Periods:

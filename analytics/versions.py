@@ -25,6 +25,7 @@ from analytics.durations import from_unix, to_unix
 from analytics.findings import Finding, compare, status_of
 from analytics.metrics import compute_metrics, metric_dict
 from analytics.rollups import read_aggregates, read_buckets, read_segments
+from analytics.times import Time
 from collector.schema import ATTEMPTS, DEVICES
 
 #: Dimensions on which a canary is matched with the dominant version.
@@ -49,13 +50,17 @@ def newest(versions: Sequence[str]) -> str | None:
 
 @dataclass(frozen=True)
 class VersionShare:
-    """One version of a model in a fleet."""
+    """One version of a model in a fleet.
+
+    ``devices`` are the active devices on it, ``share`` their share of all active
+    devices, and ``attempts`` its attempts in the window.
+    """
 
     version: str
     devices: int
     share: float | None
     attempts: int
-    first_seen: datetime | None
+    first_seen: Time | None
 
 
 @dataclass(frozen=True)
@@ -66,8 +71,8 @@ class StuckDevice:
     device_model: str
     app_version: str
     model_version: str
-    version_since: datetime
-    last_seen: datetime
+    version_since: Time
+    last_seen: Time
 
 
 @dataclass(frozen=True)
