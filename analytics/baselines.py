@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from analytics.durations import from_unix, to_unix
+from analytics.times import Time
 
 DAY = 86_400
 #: Reference periods pinned per fleet are read for at most this many days.
@@ -48,8 +49,8 @@ class Baseline:
     """What a window was compared with: its kind and the periods it spans."""
 
     kind: BaselineKind
-    start: datetime
-    end: datetime
+    start: Time
+    end: Time
 
 
 @dataclass(frozen=True)

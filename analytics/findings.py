@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Literal
 
 from analytics.attribution import Contribution
 from analytics.baselines import Baseline
 from analytics.config import MetricThreshold
+from analytics.times import Time
 
 #: Statuses, from best to worst; ``insufficient_data`` when a segment cannot be judged.
 STATUSES = ("ok", "warn", "degraded", "insufficient_data")
@@ -58,7 +58,7 @@ class Finding:
     attribution: tuple[Contribution, ...] = ()
     kind: FindingKind = "change"
     baseline: Baseline | None = None
-    onset: datetime | None = None
+    onset: Time | None = None
     across: tuple[str, ...] = ()
     #: For a silence of a sub-segment: the sub-segment that went silent.
     subject: dict[str, str] = field(default_factory=dict)
@@ -71,8 +71,8 @@ class SegmentHealth:
     key: dict[str, str]
     status: str
     metrics: dict[str, float | int | None]
-    findings: list[Finding] = field(default_factory=list)
     baseline_metrics: dict[str, float | int | None] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
 
 
 def classify(

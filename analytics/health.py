@@ -12,7 +12,6 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -83,50 +82,6 @@ class HealthReport:
         for segment in self.segments:
             counts[segment.status] += 1
         return counts
-
-    def to_dict(self) -> dict[str, Any]:
-        """The report as the JSON of ``GET /api/v1/health``."""
-        return {
-            "window": {"start": _iso(self.window_start), "end": _iso(self.window_end)},
-            "baseline": _baseline_dict(self.baseline),
-            "by": list(self.by),
-            "fleet": self.fleet,
-            "tests": self.tests,
-            "fdr": self.fdr,
-            "status_counts": self.status_counts(),
-            "segments": [segment_dict(s) for s in self.segments],
-        }
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
-
-
-def _baseline_dict(baseline: Baseline | None) -> dict[str, str] | None:
-    if baseline is None:
-        return None
-    return {"kind": baseline.kind, "start": _iso(baseline.start), "end": _iso(baseline.end)}
-
-
-def finding_dict(finding: Finding) -> dict[str, Any]:
-    """A finding as JSON-ready values."""
-    out = dataclasses.asdict(finding)
-    out["attribution"] = [dataclasses.asdict(c) for c in finding.attribution]
-    out["baseline"] = _baseline_dict(finding.baseline)
-    out["onset"] = _iso(finding.onset) if finding.onset is not None else None
-    out["across"] = list(finding.across)
-    return out
-
-
-def segment_dict(segment: SegmentHealth) -> dict[str, Any]:
-    """A segment's health as JSON-ready values."""
-    return {
-        "key": segment.key,
-        "status": segment.status,
-        "metrics": segment.metrics,
-        "baseline_metrics": segment.baseline_metrics,
-        "findings": [finding_dict(f) for f in segment.findings],
-    }
 
 
 def plan_for(

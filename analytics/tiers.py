@@ -41,7 +41,10 @@ from collector.schema import ATTEMPTS
 
 @dataclass(frozen=True)
 class Difference:
-    """One metric of a local tier against the cloud: the difference and its evidence."""
+    """One metric of a local tier against the cloud: the difference and its evidence.
+
+    ``difference`` is local minus cloud, and ``ci_low`` to ``ci_high`` its 95% interval.
+    """
 
     metric: str
     local_value: float | None

@@ -24,6 +24,7 @@ from analytics.findings import Finding, status_of
 from analytics.judge import compare
 from analytics.metrics import compute_metrics, metric_dict
 from analytics.rollups import read_aggregates, read_buckets, read_segments
+from analytics.times import Time
 from analytics.version_order import newest, version_key
 from collector.schema import ATTEMPTS, DEVICES
 
@@ -34,13 +35,17 @@ _STUCK_LISTED = 100
 
 @dataclass(frozen=True)
 class VersionShare:
-    """One version of a model in a fleet."""
+    """One version of a model in a fleet.
+
+    ``devices`` are the active devices on it, ``share`` their share of all active
+    devices, and ``attempts`` its attempts in the window.
+    """
 
     version: str
     devices: int
     share: float | None
     attempts: int
-    first_seen: datetime | None
+    first_seen: Time | None
 
 
 @dataclass(frozen=True)
@@ -51,8 +56,8 @@ class StuckDevice:
     device_model: str
     app_version: str
     model_version: str
-    version_since: datetime
-    last_seen: datetime
+    version_since: Time
+    last_seen: Time
 
 
 @dataclass(frozen=True)

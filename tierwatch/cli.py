@@ -187,6 +187,7 @@ def report(
     from analytics.text import render_report
     from collector.db import make_engine
     from collector.schema import SEGMENT_DIMENSIONS
+    from tierwatch.api.health import HealthResponse
 
     settings = _settings(ctx, **{"database.url": db})
     analytics = settings.analytics
@@ -219,7 +220,8 @@ def report(
     finally:
         engine.dispose()
     if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=2))
+        body = HealthResponse.of(result).model_dump(mode="json")
+        click.echo(json.dumps(body, indent=2))
     else:
         click.echo(render_report(result), nl=False)
 

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
+from analytics.times import format_time
+
 
 def to_ms(moment: datetime) -> int:
     """Unix milliseconds of an aware (or UTC-naive) datetime."""
@@ -23,7 +25,7 @@ def iso(ms: int | None) -> str | None:
     """Unix milliseconds as ISO 8601 UTC (``Z``), or ``None``."""
     if ms is None:
         return None
-    return from_ms(ms).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return format_time(from_ms(ms), timespec="milliseconds")
 
 
 def ms_column(values: pd.Series) -> pd.Series:

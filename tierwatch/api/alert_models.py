@@ -8,6 +8,8 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel, Field, field_validator
 
+from analytics.times import format_time
+
 
 class AlertModel(BaseModel):
     """An alert: one rule on one segment, in its latest state."""
@@ -183,7 +185,7 @@ def _plain(value: Any) -> Any:
     if value is None or value is pd.NaT or value is pd.NA:
         return None
     if isinstance(value, pd.Timestamp):
-        return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return format_time(value, timespec="milliseconds")
     if isinstance(value, float) and math.isnan(value):
         return None
     if hasattr(value, "item"):  # numpy scalars

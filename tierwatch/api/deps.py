@@ -1,15 +1,19 @@
-"""Dependencies shared by the read API routers, as ``Annotated`` aliases."""
+"""Dependencies of the read API routers as ``Annotated`` aliases: database, settings, tokens."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, HTTPException, Request
 from sqlalchemy import Connection, Engine
 
+from analytics.config import AnalyticsSettings
 from collector.auth import Principal
 from collector.errors import IngestError
+from collector.schema import SEGMENT_DIMENSIONS
+from tierwatch.api.query import REPORT_PARAMETERS, ReportQuery, report_query
 
 
 def _engine(request: Request) -> Engine:
@@ -19,6 +23,10 @@ def _engine(request: Request) -> Engine:
 def _connection(request: Request) -> Iterator[Connection]:
     with _engine(request).connect() as conn:
         yield conn
+
+
+def _analytics_settings(request: Request) -> AnalyticsSettings:
+    return request.app.state.settings.analytics
 
 
 def _principal(
@@ -53,6 +61,56 @@ def _admin(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
 
 EngineDep = Annotated[Engine, Depends(_engine)]
 ConnectionDep = Annotated[Connection, Depends(_connection)]
+#: The ``[analytics]`` section of the app's settings.
+SettingsDep = Annotated[AnalyticsSettings, Depends(_analytics_settings)]
 ReadAuth = Annotated[Principal, Depends(_reader)]
 #: Writes that change alerting (silences, test notifications): admin tokens only.
 AdminAuth = Annotated[Principal, Depends(_admin)]
+
+
+class _ReportQueryReader:
+    """A dependency that reads a :class:`ReportQuery` from the query parameters it names."""
+
+    def __init__(self, parameters: tuple[str, ...], default_window: str | None) -> None:
+        self.default_window = default_window
+        # FastAPI takes a dependency's parameters from its signature: this one lists
+        # exactly the parameters its endpoint accepts, so the others stay unknown to it.
+        kind = inspect.Parameter.KEYWORD_ONLY
+        given = [
+            inspect.Parameter(name, kind, default=None, annotation=REPORT_PARAMETERS[name])
+            for name in parameters
+        ]
+        self.__signature__ = inspect.Signature(
+            [
+                inspect.Parameter("principal", kind, annotation=ReadAuth),
+                inspect.Parameter("settings", kind, annotation=SettingsDep),
+                *given,
+            ],
+            return_annotation=ReportQuery,
+        )
+
+    def __call__(
+        self, principal: Principal, settings: AnalyticsSettings, **given: str | None
+    ) -> ReportQuery:
+        return report_query(principal, settings, given, default_window=self.default_window)
+
+
+def _report_query(*parameters: str, default_window: str | None = None) -> Any:
+    """``Depends`` on the report query read from ``parameters`` (a read token is required)."""
+    return Depends(_ReportQueryReader(parameters, default_window))
+
+
+#: ``/health`` and ``/findings``: a report grouped ``by`` dimensions.
+HealthQueryDep = Annotated[ReportQuery, _report_query("window", "baseline", "end", "by", "fleet")]
+#: ``/versions``: version drift of one model or all.
+VersionsQueryDep = Annotated[
+    ReportQuery, _report_query("window", "baseline", "end", "fleet", "model")
+]
+#: ``/tiers``: local tiers against the cloud, for one task or all.
+TiersQueryDep = Annotated[ReportQuery, _report_query("window", "end", "fleet", "task")]
+#: ``/timeseries``: one segment, named by any of the dimensions.
+SeriesQueryDep = Annotated[ReportQuery, _report_query("window", "end", *SEGMENT_DIMENSIONS)]
+#: ``/versions/series``: a day unless told otherwise.
+VersionSeriesQueryDep = Annotated[
+    ReportQuery, _report_query("window", "end", "fleet", default_window="24h")
+]

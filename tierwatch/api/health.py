@@ -2,82 +2,80 @@
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Query, Request
+from pydantic import Field
 
-from analytics.config import AnalyticsSettings
-from analytics.health import HealthReport, finding_dict, health_report
-from tierwatch.api.deps import ConnectionDep, ReadAuth
-from tierwatch.api.models import FindingModel, PeriodModel, SegmentHealthModel
-from tierwatch.api.query import (
-    BadParameter,
-    BaselineQuery,
-    ByQuery,
-    EndQuery,
-    FleetQuery,
-    WindowQuery,
-    analytics_settings,
-    dimensions,
-    fleet_scope,
-    period,
-)
+from analytics.baselines import Baseline
+from analytics.findings import Finding, SegmentHealth
+from analytics.health import HealthReport, health_report
+from analytics.times import TimeRange
+from tierwatch.api.deps import ConnectionDep, HealthQueryDep, SettingsDep
+from tierwatch.api.models import ResponseModel
+from tierwatch.api.query import BadParameter, ReportQuery
 
 router = APIRouter(prefix="/api/v1", tags=["health"])
-SettingsDep = Annotated[AnalyticsSettings, Depends(analytics_settings)]
+_RANKS = {"ok": 0, "warn": 1, "degraded": 2}
 
 
-class HealthResponse(BaseModel):
+class HealthResponse(ResponseModel):
     """Every segment's status and findings, worst first."""
 
-    window: PeriodModel
-    baseline: PeriodModel
+    window: TimeRange
+    baseline: Baseline = Field(description="What the window was compared with.")
     by: list[str]
     fleet: str | None
     tests: int = Field(description="Tests covered together by the false-discovery control.")
     fdr: float
     status_counts: dict[str, int]
-    segments: list[SegmentHealthModel]
+    segments: list[SegmentHealth]
+
+    @classmethod
+    def of(cls, report: HealthReport) -> HealthResponse:
+        """The response (and ``tierwatch report --json``) for ``report``."""
+        return cls(
+            window=TimeRange(report.window_start, report.window_end),
+            baseline=report.baseline,
+            by=list(report.by),
+            fleet=report.fleet,
+            tests=report.tests,
+            fdr=report.fdr,
+            status_counts=report.status_counts(),
+            segments=report.segments,
+        )
 
 
-class SegmentFinding(FindingModel):
+@dataclass(frozen=True, kw_only=True)
+class SegmentFinding(Finding):
     """A finding with the segment it belongs to."""
 
     key: dict[str, str]
     status: str
 
 
-class FindingsResponse(BaseModel):
+class FindingsResponse(ResponseModel):
     """Findings of one report, flattened, most severe first."""
 
-    window: PeriodModel
-    baseline: PeriodModel
+    window: TimeRange
+    baseline: Baseline
     by: list[str]
     findings: list[SegmentFinding]
 
 
 def _report(
-    request: Request,
-    conn: ConnectionDep,
-    principal: ReadAuth,
-    settings: AnalyticsSettings,
-    *,
-    window: str | None,
-    baseline: str | None,
-    end: str | None,
-    by: str | None,
-    fleet: str | None,
+    request: Request, conn: ConnectionDep, settings: SettingsDep, query: ReportQuery
 ) -> HealthReport:
-    asked = period(settings, window=window, baseline=baseline, end=end)
     try:
         return health_report(
             conn,
-            end=asked.end,
-            window=asked.window,
-            baseline=asked.baseline,
-            by=dimensions(by, settings.default_by),
-            fleet=fleet_scope(principal, fleet),
+            end=query.end,
+            window=query.window,
+            baseline=query.baseline,
+            by=query.by,
+            fleet=query.fleet,
             settings=settings,
             privacy=request.app.state.settings.privacy,
         )
@@ -91,32 +89,13 @@ def _report(
     summary="Status and findings of every segment, window against baseline",
 )
 def get_health(
-    request: Request,
-    conn: ConnectionDep,
-    principal: ReadAuth,
-    settings: SettingsDep,
-    window: WindowQuery = None,
-    baseline: BaselineQuery = None,
-    end: EndQuery = None,
-    by: ByQuery = None,
-    fleet: FleetQuery = None,
-) -> dict[str, Any]:
+    request: Request, conn: ConnectionDep, settings: SettingsDep, query: HealthQueryDep
+) -> HealthResponse:
     """Judge each segment of the ``by`` dimensions over the window against the baseline.
 
     Example: ``/api/v1/health?window=1h&baseline=24h&by=tier,device_model``.
     """
-    report = _report(
-        request,
-        conn,
-        principal,
-        settings,
-        window=window,
-        baseline=baseline,
-        end=end,
-        by=by,
-        fleet=fleet,
-    )
-    return report.to_dict()
+    return HealthResponse.of(_report(request, conn, settings, query))
 
 
 @router.get(
@@ -127,43 +106,31 @@ def get_health(
 def get_findings(
     request: Request,
     conn: ConnectionDep,
-    principal: ReadAuth,
     settings: SettingsDep,
-    window: WindowQuery = None,
-    baseline: BaselineQuery = None,
-    end: EndQuery = None,
-    by: ByQuery = None,
-    fleet: FleetQuery = None,
+    query: HealthQueryDep,
     severity: Annotated[
         str, Query(description="Least severity listed: ok (all), warn or degraded.")
     ] = "warn",
-) -> dict[str, Any]:
+) -> FindingsResponse:
     """Every finding of the report with at least ``severity``, most severe first."""
-    ranks = {"ok": 0, "warn": 1, "degraded": 2}
-    if severity not in ranks:
+    if severity not in _RANKS:
         raise BadParameter("severity", f"{severity!r}; use ok, warn or degraded")
-    report = _report(
-        request,
-        conn,
-        principal,
-        settings,
-        window=window,
-        baseline=baseline,
-        end=end,
-        by=by,
-        fleet=fleet,
-    )
-    data = report.to_dict()
-    rows = [
-        {**finding_dict(f), "key": s.key, "status": s.status}
+    report = _report(request, conn, settings, query)
+    findings = [
+        SegmentFinding(**_fields(f), key=s.key, status=s.status)
         for s in report.segments
         for f in s.findings
-        if ranks[f.severity] >= ranks[severity]
+        if _RANKS[f.severity] >= _RANKS[severity]
     ]
-    rows.sort(key=lambda r: (-ranks[r["severity"]], r["p_adjusted"] or 0.0))
-    return {
-        "window": data["window"],
-        "baseline": data["baseline"],
-        "by": data["by"],
-        "findings": rows,
-    }
+    findings.sort(key=lambda f: (-_RANKS[f.severity], f.p_adjusted or 0.0))
+    return FindingsResponse(
+        window=TimeRange(report.window_start, report.window_end),
+        baseline=report.baseline,
+        by=list(report.by),
+        findings=findings,
+    )
+
+
+def _fields(finding: Finding) -> dict[str, Any]:
+    # Not dataclasses.asdict: that would turn the attribution into dicts too.
+    return {f.name: getattr(finding, f.name) for f in dataclasses.fields(finding)}

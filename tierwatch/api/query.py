@@ -1,4 +1,4 @@
-"""Query parameters the analytics routers share: periods, dimensions, fleet scope.
+"""Query parameters the read routers share, and the report query read from them.
 
 Bad values become 400 answers whose detail names the parameter and says what
 is expected; the clock is read here, at the edge, and nowhere in analytics.
@@ -6,11 +6,12 @@ is expected; the clock is read here, at the edge, and nowhere in analytics.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import HTTPException, Query, Request
+from fastapi import HTTPException, Query
 
 from analytics.config import AnalyticsSettings
 from analytics.durations import BadDuration, parse_duration, parse_time
@@ -37,6 +38,21 @@ FleetQuery = Annotated[
     str | None,
     Query(description="Only this fleet (a fleet's read token sees its own fleet only)."),
 ]
+#: Each parameter a report query can be read from, by name.
+REPORT_PARAMETERS: dict[str, object] = {
+    "window": WindowQuery,
+    "baseline": BaselineQuery,
+    "end": EndQuery,
+    "by": ByQuery,
+    "fleet": FleetQuery,
+    **{
+        dimension: Annotated[
+            str | None, Query(description=f"Only this {dimension.replace('_', ' ')}.")
+        ]
+        for dimension in SEGMENT_DIMENSIONS
+        if dimension != "fleet"
+    },
+}
 
 
 class BadParameter(HTTPException):
@@ -44,11 +60,6 @@ class BadParameter(HTTPException):
 
     def __init__(self, name: str, message: str) -> None:
         super().__init__(status_code=400, detail=f"invalid {name}: {message}")
-
-
-def analytics_settings(request: Request) -> AnalyticsSettings:
-    """The analytics section of the app's settings."""
-    return request.app.state.settings.analytics
 
 
 def duration(name: str, text: str | None, default: str) -> timedelta:
@@ -101,25 +112,51 @@ def fleet_scope(principal: Principal, fleet: str | None) -> str | None:
 
 
 @dataclass(frozen=True)
-class Period:
-    """A window and its baseline as asked for, with defaults filled in."""
+class ReportQuery:
+    """What a read request asks about: a period, its baseline, a grouping and the segments.
+
+    The window is ``[end - window, end)`` and the baseline the ``baseline`` long
+    period right before it; ``key`` holds the dimension values asked for, the fleet
+    limited to the reader's token.
+    """
 
     end: datetime
     window: timedelta
     baseline: timedelta
+    by: list[str]
+    key: dict[str, str]
+
+    @property
+    def start(self) -> datetime:
+        """Start of the window."""
+        return self.end - self.window
+
+    @property
+    def baseline_start(self) -> datetime:
+        """Start of the baseline."""
+        return self.start - self.baseline
+
+    @property
+    def fleet(self) -> str | None:
+        """The fleet asked about (``None``: all)."""
+        return self.key.get("fleet")
 
 
-def period(
+def report_query(
+    principal: Principal,
     settings: AnalyticsSettings,
+    given: Mapping[str, str | None],
     *,
-    window: str | None,
-    baseline: str | None,
-    end: str | None,
     default_window: str | None = None,
-) -> Period:
-    """Parse ``window``, ``baseline`` and ``end`` with the settings' defaults."""
-    return Period(
-        end=end_time(end),
-        window=duration("window", window, default_window or settings.default_window),
-        baseline=duration("baseline", baseline, settings.default_baseline),
-    )
+) -> ReportQuery:
+    """The report query from the parameters ``given`` (absent ones take the settings' defaults).
+
+    Checked in this order: ``end``, ``window``, ``baseline``, ``by``, then the fleet.
+    """
+    end = end_time(given.get("end"))
+    window = duration("window", given.get("window"), default_window or settings.default_window)
+    baseline = duration("baseline", given.get("baseline"), settings.default_baseline)
+    by = dimensions(given.get("by"), settings.default_by)
+    values = {**given, "fleet": fleet_scope(principal, given.get("fleet"))}
+    key = {d: v for d in SEGMENT_DIMENSIONS if (v := values.get(d)) is not None}
+    return ReportQuery(end=end, window=window, baseline=baseline, by=by, key=key)

@@ -1,4 +1,4 @@
-"""The analytics read API through the app, on SQLite and PostgreSQL, over data the collector stored."""
+"""``/api/v1/health`` and ``/api/v1/findings`` on SQLite and PostgreSQL, over data the collector stored."""
 
 from __future__ import annotations
 
@@ -37,7 +37,11 @@ def test_health_finds_the_degraded_device_model(client: TestClient, engine: Engi
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["window"] == {"start": "2025-01-02T11:00:00Z", "end": END_ISO}
-    assert body["baseline"] == {"start": "2025-01-02T09:00:00Z", "end": "2025-01-02T11:00:00Z"}
+    assert body["baseline"] == {
+        "kind": "preceding",
+        "start": "2025-01-02T09:00:00Z",
+        "end": "2025-01-02T11:00:00Z",
+    }
     assert body["by"] == ["tier", "device_model"]
     segments = _segments(body)
     assert set(segments) == {
@@ -145,93 +149,6 @@ def test_bad_parameters_are_400(client: TestClient, query: str, detail: str) -> 
     response = client.get(f"/api/v1/health?{query}")
     assert response.status_code == 400
     assert response.json() == {"detail": detail}
-
-
-def test_tier_comparison(client: TestClient, engine: Engine) -> None:
-    written = write_fleet(engine)
-    response = client.get(f"/api/v1/tiers?window=1h&end={END_ISO}")
-    assert response.status_code == 200, response.text
-    comparisons = {c["tier"]: c for c in response.json()["comparisons"]}
-    assert set(comparisons) == {"device", "edge"}
-    device = comparisons["device"]
-    assert (device["fleet"], device["task"]) == ("fleet-a", "photo-tag")
-    assert device["local"]["attempts"] == len(written.window(tier="device"))
-    shadows = [
-        r for r in written.rows if r.shadow and r.start_time_unix_nano >= (END_S - 3600) * 10**9
-    ]
-    assert device["shadow"]["pairs"] == len(shadows)
-    assert device["shadow"]["mean"] == pytest.approx(0.9)
-    metrics = {d["metric"]: d for d in device["differences"]}
-    assert set(metrics) == {
-        "latency_p50_ms",
-        "latency_p95_ms",
-        "fallback_rate",
-        "error_rate",
-        "quality_mean",
-    }
-    latency = metrics["latency_p95_ms"]
-    assert latency["ci_low"] <= latency["difference"] <= latency["ci_high"]
-
-
-def test_version_drift(client: TestClient, engine: Engine) -> None:
-    write_fleet(engine)
-    response = client.get(f"/api/v1/versions?window=1h&baseline=2h&end={END_ISO}")
-    assert response.status_code == 200, response.text
-    (drift,) = response.json()["models"]
-    assert (drift["fleet"], drift["model"]) == ("fleet-a", "tagger")
-    assert drift["newest_version"] == "2.2.0"
-    assert drift["dominant_version"] == "2.1.0"
-    assert drift["live_versions"] == 2
-    assert drift["active_devices"] == 20
-    assert drift["skew"] == pytest.approx(15 / 20)
-    assert [(v["version"], v["devices"]) for v in drift["versions"]] == [
-        ("2.2.0", 5),
-        ("2.1.0", 15),
-    ]
-    (canary,) = drift["canaries"]
-    assert (canary["version"], canary["reference_version"]) == ("2.2.0", "2.1.0")
-    assert canary["status"] == "degraded"
-
-    series = client.get(
-        f"/api/v1/versions/series?fleet=fleet-a&model=tagger&window=3h&end={END_ISO}&step=3600"
-    )
-    assert series.status_code == 200, series.text
-    points = [(p["start"], p["version"], p["devices"]) for p in series.json()["points"]]
-    assert points == [
-        ("2025-01-02T09:00:00Z", "2.1.0", 20),
-        ("2025-01-02T10:00:00Z", "2.1.0", 20),
-        ("2025-01-02T11:00:00Z", "2.1.0", 15),
-        ("2025-01-02T11:00:00Z", "2.2.0", 5),
-    ]
-
-
-def test_segment_time_series(client: TestClient, engine: Engine) -> None:
-    written = write_fleet(engine)
-    response = client.get(
-        f"/api/v1/timeseries?tier=device&device_model=pixel-7&window=3h&end={END_ISO}&step=3600"
-    )
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert body["key"] == {"tier": "device", "device_model": "pixel-7"}
-    starts = [p["start"] for p in body["points"]]
-    assert starts == ["2025-01-02T09:00:00Z", "2025-01-02T10:00:00Z", "2025-01-02T11:00:00Z"]
-    pixel = [r for r in written.rows if r.device_model == "pixel-7"]
-    assert sum(p["metrics"]["attempts"] for p in body["points"]) == len(pixel)
-    assert body["points"][-1]["metrics"]["attempts"] == len(written.window(device_model="pixel-7"))
-
-
-def test_openapi_documents_the_read_endpoints(client: TestClient) -> None:
-    paths = client.get("/openapi.json").json()["paths"]
-    for path in (
-        "/api/v1/health",
-        "/api/v1/findings",
-        "/api/v1/tiers",
-        "/api/v1/versions",
-        "/api/v1/versions/series",
-        "/api/v1/timeseries",
-    ):
-        schema = paths[path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
-        assert schema["$ref"].startswith("#/components/schemas/"), path
 
 
 def test_a_fleet_token_sees_its_own_fleet_only(db_url: str, engine: Engine) -> None:
