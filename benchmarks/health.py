@@ -206,7 +206,7 @@ def timed_report(engine, *, end: datetime, by: list[str], settings: AnalyticsSet
             conn,
             end=end,
             window=timedelta(hours=1),
-            baseline=timedelta(hours=24),
+            baseline=None,
             by=by,
             fleet=None,
             settings=settings,
@@ -281,7 +281,9 @@ def main() -> None:
     parser.add_argument("--url", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--attempts", type=int, default=10_000_000)
     parser.add_argument("--segments", type=int, default=240)
-    parser.add_argument("--hours", type=int, default=25, help="history: 24h baseline + 1h window")
+    parser.add_argument(
+        "--hours", type=int, default=193, help="history: 8 days (calendar and drift) + 1h window"
+    )
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
