@@ -144,8 +144,9 @@ def segment_rows(
                 int(quality_n[k]),
                 float(q_sum),
                 float(quality_n[k] * (0.64 + 0.01)),
-                count,
-                float(count * 4.2),
+                count,  # energy_count
+                float(count * 4.2),  # energy_mj_sum
+                float(count * (4.2 * 4.2 + 1.0)),  # energy_mj_sq_sum
                 0,
                 0,
                 _sparse(lat_row, offset),
