@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SCREENSHOTS := build/screenshots
 
-.PHONY: run test lint bench-ingest bench-dashboard clean
+.PHONY: run test lint screenshots bench-ingest bench-dashboard clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +25,12 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/pytest
 
+# The browser tests write their screenshots to build/; this copies a fresh set into docs/.
+screenshots: $(STAMP)
+	rm -rf $(SCREENSHOTS)
+	$(BIN)/pytest tests/dashboard/test_browser.py
+	cp $(SCREENSHOTS)/*.png docs/screenshots/
+
 bench-ingest: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py --backend sqlite
 	$(BIN)/python benchmarks/ingest.py --backend postgresql
@@ -33,4 +40,4 @@ bench-dashboard: $(STAMP)
 	$(BIN)/python benchmarks/dashboard.py --backend sqlite
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -108,8 +108,33 @@ class _Effect:
     quality: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class _RequestState:
+    """What every attempt of one request shares: its generator, who asks, what, and in what state.
+
+    The device's conditions are taken once, when the request starts, and hold for
+    all of its attempts.
+    """
+
+    rng: random.Random
+    device: Device
+    task: Task
+    privacy: str
+    network: str
+    thermal: str
+    battery: float
+    #: Input and output tokens, for a generative task.
+    tokens: tuple[int, int] | None
+
+
 @dataclass(slots=True)
 class _Outcome:
+    """What one run of a tier's model came to: where and when it ran, and how it went."""
+
+    tier: str
+    #: The edge or cloud node it ran on; ``None`` on the device.
+    node: Node | None
+    start_ns: int
     version: str
     latency_ms: float
     confidence: float | None
@@ -188,9 +213,10 @@ class Router:
         network = device.network(t, self.forced_offline(device, t))
         thermal = device.thermal(t)
         battery = device.battery(t)
+        state = _RequestState(rng, device, task, privacy, network, thermal, battery, tokens)
 
         remote = (["edge"] if task.edge is not None else []) + ["cloud"]
-        misroute = self._misroute(rng, device, task, t) if privacy == "sensitive" else None
+        misroute = self._misroute(state, t) if privacy == "sensitive" else None
         if network == "offline":
             chain, reason = ["device"], "offline"
         elif misroute is not None:
@@ -215,11 +241,7 @@ class Router:
         index = 0
         while index < len(chain):
             tier = chain[index]
-            can_fall_back = index < len(chain) - 1
-            node = None if tier == "device" else self._node(device, tier)
-            outcome = self._run(
-                rng, device, task, tier, node, at, network, thermal, battery, tokens, can_fall_back
-            )
+            outcome = self._run(state, tier, at, can_fall_back=index < len(chain) - 1)
             failure = outcome.failure
             floor = catalog.CONFIDENCE_FLOOR.get(tier)
             if failure is None and floor is not None and (outcome.confidence or 0.0) < floor:
@@ -229,9 +251,7 @@ class Router:
             elif failure == "low_confidence" and tier == "device" and "edge" in chain:
                 chain.remove("edge")  # unsure answers go to the largest model, not the nearest
             fallback = failure is not None and index < len(chain) - 1
-            attempt = self._attempt(
-                rng, device, task, tier, node, at, outcome, privacy, network, thermal, tokens
-            )
+            attempt = self._attempt(state, outcome)
             attempt.number = index + 1
             if index == 0:
                 attempt.route_reason = reason
@@ -253,17 +273,17 @@ class Router:
             and network != "offline"
             and rng.random() < self.scenario.shadow_share
         ):
-            self._shadow(rng, request, served, network, tokens)
+            self._shadow(state, request, served)
         return request
 
-    def _misroute(self, rng: random.Random, device: Device, task: Task, t: int) -> str | None:
-        dims = {**device.dims, "task": task.name}
+    def _misroute(self, state: _RequestState, t: int) -> str | None:
+        dims = {**state.device.dims, "task": state.task.name}
         for timed in self._misroutes:
             strength = timed.strength(t)
             chance = timed.degradation.privacy_misroute * strength
-            if chance and matches(timed.degradation, dims) and rng.random() < chance:
+            if chance and matches(timed.degradation, dims) and state.rng.random() < chance:
                 tier = timed.degradation.misroute_to
-                return "cloud" if tier == "edge" and task.edge is None else tier
+                return "cloud" if tier == "edge" and state.task.edge is None else tier
         return None
 
     def _node(self, device: Device, tier: str) -> Node:
@@ -311,20 +331,15 @@ class Router:
             "node": node.name,
         }
 
-    def _run(
-        self,
-        rng: random.Random,
-        device: Device,
-        task: Task,
-        tier: str,
-        node: Node | None,
-        t: int,
-        network: str,
-        thermal: str,
-        battery: float,
-        tokens: tuple[int, int] | None,
-        can_fall_back: bool,
-    ) -> _Outcome:
+    def _run(self, state: _RequestState, tier: str, t: int, *, can_fall_back: bool) -> _Outcome:
+        """Run the request's task at ``tier`` from ``t``.
+
+        ``can_fall_back`` says whether another tier is left to try, without which a
+        device does not abort for heat or battery.
+        """
+        rng, device, task, tokens = state.rng, state.device, state.task, state.tokens
+        network, thermal = state.network, state.thermal
+        node = None if tier == "device" else self._node(device, tier)
         model = task.model(tier)
         assert model is not None
         version = self._version(device, node, model, t)
@@ -352,7 +367,7 @@ class Router:
         )
 
         def failed(reason: str, error_type: str | None, ms: float) -> _Outcome:
-            return _Outcome(version, ms, None, reason, error_type, effect)
+            return _Outcome(tier, node, t, version, ms, None, reason, error_type, effect)
 
         if node is not None and rng.random() < CONNECTION_LOSS[network]:
             return failed("offline", "ConnectionError", round_trip * rng.uniform(1.0, 4.0))
@@ -367,92 +382,53 @@ class Router:
                 return failed("oom", "oom", compute * rng.uniform(0.1, 0.4))
             if can_fall_back and thermal == "fair" and rng.random() < 0.03 * device.hardware.heat:
                 return failed("thermal", None, compute * rng.uniform(0.3, 0.9))
-            if can_fall_back and battery < 0.2 and rng.random() < 0.03:
+            if can_fall_back and state.battery < 0.2 and rng.random() < 0.03:
                 return failed("battery", None, compute * rng.uniform(0.3, 0.9))
         if latency > model.deadline_ms:
             return failed("timeout", "timeout", model.deadline_ms)
-        return _Outcome(version, latency, confidence, None, None, effect)
+        return _Outcome(tier, node, t, version, latency, confidence, None, None, effect)
 
-    def _attempt(
-        self,
-        rng: random.Random,
-        device: Device,
-        task: Task,
-        tier: str,
-        node: Node | None,
-        t: int,
-        outcome: _Outcome,
-        privacy: str,
-        network: str,
-        thermal: str,
-        tokens: tuple[int, int] | None,
-    ) -> PlannedAttempt:
-        model = task.model(tier)
+    def _attempt(self, state: _RequestState, outcome: _Outcome) -> PlannedAttempt:
+        """The attempt ``outcome`` is recorded as, numbered 1 until the caller numbers it."""
+        device, node = state.device, outcome.node
+        model = state.task.model(outcome.tier)
         assert model is not None
         # A remote call that never reached its node is recorded by the device that made it.
         on_device = node is None or outcome.failure == "offline"
         attempt = PlannedAttempt(
-            tier=tier,
+            tier=outcome.tier,
             recorder="device" if node is None or on_device else node.name,
             number=1,
             model=model.name,
             version=outcome.version,
             quantization=model.quantization or device.hardware.quantization,
-            start_ns=t,
+            start_ns=outcome.start_ns,
             latency_ms=round(outcome.latency_ms, 3),
-            privacy=privacy,
+            privacy=state.privacy,
             confidence=None if outcome.confidence is None else round(outcome.confidence, 4),
             error_type=outcome.error_type,
         )
         if on_device:
-            attempt.network = network
+            attempt.network = state.network
         if node is None:
-            attempt.thermal = thermal
+            attempt.thermal = state.thermal
             attempt.energy_mj = round(
-                device.hardware.power_w * outcome.latency_ms * rng.uniform(0.85, 1.15), 2
+                device.hardware.power_w * outcome.latency_ms * state.rng.uniform(0.85, 1.15), 2
             )
-        if tokens is not None:
-            attempt.input_tokens, attempt.output_tokens = tokens
+        if state.tokens is not None:
+            attempt.input_tokens, attempt.output_tokens = state.tokens
         return attempt
 
     def _shadow(
-        self,
-        rng: random.Random,
-        request: PlannedRequest,
-        served: PlannedAttempt,
-        network: str,
-        tokens: tuple[int, int] | None,
+        self, state: _RequestState, request: PlannedRequest, served: PlannedAttempt
     ) -> None:
-        device, task = request.device, request.task
-        node = device.cloud_node
-        outcome = self._run(
-            rng,
-            device,
-            task,
-            "cloud",
-            node,
-            served.start_ns,
-            network,
-            "nominal",
-            1.0,
-            tokens,
-            False,
-        )
+        # Only requests on normal data are shadowed, and the device's heat and battery
+        # play no part in a cloud attempt, so the shadow runs under the request's state.
+        rng, device, task = state.rng, state.device, state.task
+        outcome = self._run(state, "cloud", served.start_ns, can_fall_back=False)
         if outcome.failure is not None:
             return  # no verdict: the served answer's quality stays unknown
-        shadow = self._attempt(
-            rng,
-            device,
-            task,
-            "cloud",
-            node,
-            served.start_ns,
-            outcome,
-            "normal",
-            network,
-            "nominal",
-            tokens,
-        )
+        shadow = self._attempt(state, outcome)
         shadow.shadow = True
         shadow.number = served.number + 1
         request.attempts.append(shadow)

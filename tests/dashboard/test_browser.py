@@ -3,7 +3,8 @@
 One server (authentication on, alerting on with a local hook) holds the fleet of
 :mod:`tests.dashboard.fleet`, sent through ``POST /v1/traces``, and a second
 fleet the read token must not show. The browser signs in through the form, then
-visits every page; each page's screenshot is written to ``docs/screenshots/``.
+visits every page; each page's screenshot is written to ``build/screenshots/``
+(``make screenshots`` copies them into ``docs/screenshots/``, which the README shows).
 Every wait is for an element or a text, never for a fixed time.
 """
 
@@ -30,7 +31,7 @@ from tierwatch.app import create_app
 
 pytestmark = pytest.mark.browser
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
 CULPRIT = "tier=device|device_model=galaxy-a14|model_version=2.2.0"
 WAIT = 30
 
@@ -177,7 +178,7 @@ def _option(browser: Any, label: str) -> Any:
 
 
 def _screenshot(browser: Any, name: str) -> Path:
-    """The whole page as ``docs/screenshots/<name>.png`` (overwritten every run)."""
+    """The whole page as ``build/screenshots/<name>.png`` (overwritten every run)."""
     size = browser.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
     shot = browser.execute_cdp_cmd(
         "Page.captureScreenshot",
