@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -57,7 +58,11 @@ class Stack:
     sent: int = 1  # trace id 0 is invalid in OTLP
 
     def post(self, count: int, *, error: bool = False, attrs: dict[str, Any] | None = None) -> None:
-        spans = [span(self.sent + i, error=error, attrs=attrs) for i in range(count)]
+        # A minute ago by the clock now, not when the suite started: rules look back 15 minutes.
+        start_ns = time.time_ns() - 60_000_000_000
+        spans = [
+            span(self.sent + i, error=error, attrs=attrs, start_ns=start_ns) for i in range(count)
+        ]
         self.sent += count
         body = request(spans, {"hybrid.fleet": "robots"}).SerializeToString()
         assert self.client.post("/v1/traces", content=body, headers=PB).status_code == 200
