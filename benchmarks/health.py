@@ -264,6 +264,15 @@ def run(url: str, args: argparse.Namespace) -> None:
             f"  report {label}: median {statistics.median(times):.3f} s, "
             f"max {max(times):.3f} s over {args.repeat} runs; {describe(report)}"
         )
+    if args.profile:
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+        timed_report(engine, end=end, by=ALL_DIMENSIONS, settings=settings)
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(35)
     tracemalloc.start()
     timed_report(engine, end=end, by=ALL_DIMENSIONS, settings=settings)
     _, peak = tracemalloc.get_traced_memory()
@@ -287,6 +296,9 @@ def main() -> None:
     )
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--profile", action="store_true", help="print where one full report spends its time"
+    )
     args = parser.parse_args()
     with scratch_database(args.backend, args.url) as url:
         run(url, args)
