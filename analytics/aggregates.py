@@ -109,16 +109,3 @@ def group(aggs: Aggregates, codes: np.ndarray, labels: np.ndarray) -> Aggregates
     np.add.at(out.latency, codes[keep], aggs.latency[keep])
     np.add.at(out.confidence, codes[keep], aggs.confidence[keep])
     return out
-
-
-def from_rows(
-    labels: Sequence[Any], sums: Sequence[Sequence[float]], latency: np.ndarray, confidence
-) -> Aggregates:
-    """Aggregates from label, sum rows and histogram matrices (as a query returns them)."""
-    n = len(labels)
-    return Aggregates(
-        labels=np.asarray(labels),
-        sums=np.asarray(sums, dtype=float).reshape(n, len(SUM_COLUMNS)),
-        latency=np.asarray(latency, dtype=np.int64).reshape(n, LATENCY_BINS),
-        confidence=np.asarray(confidence, dtype=np.int64).reshape(n, CONFIDENCE_BINS),
-    )

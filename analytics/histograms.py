@@ -1,4 +1,4 @@
-"""Dense histogram arrays over the collector's fixed buckets: parse, quantiles, PSI.
+"""Dense histogram arrays over the collector's fixed buckets: parse and quantiles.
 
 The collector stores sparse JSON histograms (see :mod:`collector.buckets`). The read
 side turns them into dense ``int64`` rows over every possible bucket, so that
@@ -97,26 +97,3 @@ def quantiles(histograms: np.ndarray, qs: Sequence[float], values: np.ndarray) -
         column = np.argmax(running[filled] > rank[:, None], axis=1)
         out[filled, k] = values[column]
     return out
-
-
-def histogram_mean(histograms: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """The mean of every row of ``histograms`` from its bucket values (NaN when empty)."""
-    matrix = np.atleast_2d(histograms)
-    totals = matrix.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(totals > 0, (matrix @ values) / totals, np.nan)
-
-
-def psi(window: np.ndarray, baseline: np.ndarray, *, epsilon: float = 1e-4) -> float:
-    """The population stability index of ``window`` against ``baseline`` (same buckets).
-
-    ``sum((w - b) * ln(w / b))`` over bucket shares, with shares floored at
-    ``epsilon`` so that a bucket empty on one side does not make it infinite.
-    Below 0.1 is usually read as no shift, 0.1 to 0.25 as moderate, above as large.
-    """
-    w_total, b_total = window.sum(), baseline.sum()
-    if w_total == 0 or b_total == 0:
-        return float("nan")
-    w = np.maximum(window / w_total, epsilon)
-    b = np.maximum(baseline / b_total, epsilon)
-    return float(np.sum((w - b) * np.log(w / b)))

@@ -16,7 +16,6 @@ from analytics.histograms import (
     dense,
     latency_row,
     parse_joined,
-    psi,
     quantiles,
     sparse,
 )
@@ -84,20 +83,3 @@ def test_confidence_row() -> None:
     row = confidence_row([0.0, 0.04, 0.05, 0.99, 1.0])
     assert row[0] == 2 and row[1] == 1 and row[19] == 2
     assert CONFIDENCE_VALUES[0] == pytest.approx(0.025)
-
-
-@pytest.mark.parametrize(
-    ("a", "b", "expected"),
-    [
-        # identical shares
-        ([10, 20, 70], [1, 2, 7], 0.0),
-        # a known shift: sum((w - b) * ln(w / b))
-        ([50, 50], [25, 75], (0.25 * math.log(2)) + (-0.25 * math.log(0.5 / 0.75))),
-    ],
-)
-def test_psi(a: list[int], b: list[int], expected: float) -> None:
-    assert psi(np.array(a), np.array(b)) == pytest.approx(expected)
-
-
-def test_psi_of_an_empty_side_is_nan() -> None:
-    assert math.isnan(psi(np.array([0, 0]), np.array([1, 2])))
