@@ -131,8 +131,12 @@ def health_report(
             watermark=watermark,
         )
 
+    days = tuple(read(p) for p in plan.days) if not plan.explicit or plan.reference else ()
+    known = dict(zip(plan.days, days, strict=False))
+
     def pooled(periods: Sequence[Period]) -> Aggregates:
-        return aggregates.combine([read(p) for p in periods])
+        # The default reference is one of the calendar's days: read once.
+        return aggregates.combine([known[p] if p in known else read(p) for p in periods])
 
     reference = None
     if plan.reference:
@@ -149,7 +153,7 @@ def health_report(
         segments=segments,
         window=read(plan.window),
         preceding=read(plan.preceding),
-        days=tuple(read(p) for p in plan.days) if not plan.explicit or plan.reference else (),
+        days=days,
         reference=reference,
     )
     allowed = privacy.allowed_tiers if privacy is not None else None

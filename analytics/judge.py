@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analytics import estimates, silence
+from analytics import estimates, onset, silence
 from analytics.aggregates import Aggregates, reindex
 from analytics.attribution import explain_change
 from analytics.baselines import Baseline, Period, Plan, span
@@ -540,7 +540,7 @@ def judge(
         found = _keep_strongest(findings.get(i, []))
         if report.attempts[i] <= 0 and not found:
             continue
-        found = [_attribute(f, i, report) for f in found]
+        found = [_dated_drift(_attribute(f, i, report), i, report) for f in found]
         if violations_w[i] > 0:
             found.insert(0, _privacy_finding(report.keys[i], violations_w[i], violations_b[i]))
         found.sort(key=finding_order)
@@ -582,6 +582,24 @@ def _pooled(sides: Sequence[Segmented]) -> Segmented:
         sum((s.local_requests for s in sides), np.zeros_like(first.local_requests)),
         sum((s.privacy_violations for s in sides), np.zeros_like(first.privacy_violations)),
     )
+
+
+def _dated_drift(finding: Finding, i: int, report: _Report) -> Finding:
+    """A drift dated by the change point of the segment's value over the earlier days."""
+    if finding.kind != "drift" or not report.days:
+        return finding
+    meta = vocabulary_metric(finding.metric)
+    order = sorted(range(len(report.days)), key=lambda k: report.day_periods[k].start)
+    sides = [report.days[k] for k in order] + [report.window]
+    starts = [report.day_periods[k].start for k in order] + [report.plan.window.start]
+    values, weights = [], []
+    for side in sides:
+        est = estimate(finding.metric, side.aggs, local_requests=report.local(side))
+        values.append(est.scale[i])
+        weights.append(est.count[i])
+    worse = meta.worse if finding.direction == "worse" else -meta.worse
+    at = onset.step_onset(np.array(values), np.array(weights), worse=worse)
+    return finding if at is None else dataclasses.replace(finding, onset=starts[at])
 
 
 def _attribute(finding: Finding, i: int, report: _Report) -> Finding:

@@ -12,12 +12,13 @@ groupings only count false flags for it.
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 
 from analytics.config import AnalyticsSettings
 from analytics.health import evaluate_health
-from tests.analytics.week import GROUPINGS, SCENARIOS, found, observe, touches
+from tests.analytics.week import END, GROUPINGS, SCENARIOS, WINDOW, found, observe, touches
 
 SEEDS = range(20)
 
@@ -80,3 +81,55 @@ def test_the_daily_rhythm_alone_flags_nothing(
 ) -> None:
     # the steady week: no segment flagged at the busiest hour, in any grouping, for any seed
     assert {by: t["flagged"] for by, t in outcomes["steady"].items()} == dict.fromkeys(GROUPINGS, 0)
+
+
+def _findings(name: str, by: tuple[str, ...], seed: int = 0) -> dict[str, list]:  # type: ignore[type-arg]
+    report = evaluate_health(
+        *observe(SCENARIOS[name], seed=seed), by=by, fleet=None, settings=AnalyticsSettings()
+    )
+    return {
+        ",".join(f"{k}={v}" for k, v in s.key.items()): s.findings
+        for s in report.segments
+        if s.findings
+    }
+
+
+def test_a_slow_drift_is_worded_as_one_and_dated() -> None:
+    (drift,) = _findings("drift", ("tier", "device_model"))["tier=device,device_model=pixel-7"]
+    assert (drift.kind, drift.metric, drift.severity, drift.baseline.kind) == (
+        "drift",
+        "quality_mean",
+        "warn",
+        "reference",
+    )
+    # e.g. "mean quality 0.738 vs 0.842 a week ago (-12%), p<0.001"
+    assert drift.explanation.startswith("mean quality 0.7")
+    assert " a week ago (-1" in drift.explanation
+    # the same hours a week before the window
+    assert drift.baseline.end - drift.baseline.start == WINDOW
+    assert drift.baseline.start == END - WINDOW - timedelta(days=7)
+    # shared by both tasks of the hardware class: no part named
+    assert drift.attribution == () and "task" in drift.across
+    assert drift.onset is not None and END - timedelta(days=8) <= drift.onset < END
+
+
+def test_a_silent_node_shows_inside_its_tier() -> None:
+    (silence,) = _findings("silent", ("tier",))["tier=edge"]
+    assert (silence.kind, silence.subject, silence.severity) == (
+        "silence",
+        {"node": "edge-3"},
+        "degraded",
+    )
+    assert silence.explanation.startswith("node=edge-3 far below its usual traffic; ")
+    assert silence.baseline.kind == "seasonal"
+
+
+def test_a_problem_at_the_peak_is_judged_against_the_usual_peak() -> None:
+    found = _findings("peak", ("tier", "node"))["tier=edge,node=edge-2"]
+    latency = next(f for f in found if f.metric.startswith("latency_"))
+    assert (latency.kind, latency.baseline.kind, latency.direction) == (
+        "change",
+        "seasonal",
+        "worse",
+    )
+    assert " usual at this hour (+" in latency.explanation
