@@ -149,7 +149,12 @@ def db_upgrade(ctx: click.Context, db: str | None) -> None:
 
 @main.command()
 @click.option("--window", metavar="DURATION", help="The period judged (default 1h).")
-@click.option("--baseline", metavar="DURATION", help="The period before it (default 24h).")
+@click.option(
+    "--baseline",
+    metavar="DURATION",
+    help="Compare with this period before the window (default: the same hours of earlier "
+    "days where the store holds them, else the 24h before).",
+)
 @click.option("--end", metavar="TIME", help="End of the window, ISO 8601 (default: now).")
 @click.option(
     "--by",
@@ -193,7 +198,7 @@ def report(
     analytics = settings.analytics
     try:
         window_td = parse_duration(window or analytics.default_window)
-        baseline_td = parse_duration(baseline or analytics.default_baseline)
+        baseline_td = parse_duration(baseline) if baseline else None
         end_dt = parse_time(end) if end else datetime.now(UTC)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None

@@ -227,7 +227,11 @@ class AlertsSettings(Section):
     window: str = Field(
         default="1h", description="Window of the health report the segment_degraded rule reads."
     )
-    baseline: str = Field(default="24h", description="Baseline of that health report.")
+    baseline: str = Field(
+        default="",
+        description="Baseline of that health report; empty: the best the history allows (the "
+        "same hours of earlier days where the store holds them).",
+    )
     rule_window: str = Field(
         default="15m",
         description="Period privacy_violation and operator rules compute metrics over.",
@@ -294,10 +298,18 @@ class AlertsSettings(Section):
         _check_dimensions(value)
         return value
 
-    @field_validator("window", "baseline", "rule_window", "repeat_interval", "max_age")
+    @field_validator("window", "rule_window", "repeat_interval", "max_age")
     @classmethod
     def _duration(cls, value: str) -> str:
         parse_duration(value)
+        return value
+
+    @field_validator("baseline")
+    @classmethod
+    def _baseline(cls, value: str) -> str:
+        # Empty is allowed: the report then picks the best baseline the history allows.
+        if value:
+            parse_duration(value)
         return value
 
     @field_validator("degraded_for", "privacy_for")

@@ -124,7 +124,7 @@ def collect(
                     conn,
                     end=now,
                     window=parse_duration(alerts.window),
-                    baseline=parse_duration(alerts.baseline),
+                    baseline=parse_duration(alerts.baseline) if alerts.baseline else None,
                     by=by,
                     fleet=None,
                     settings=analytics,

@@ -73,7 +73,7 @@ def _report(
             conn,
             end=query.end,
             window=query.window,
-            baseline=query.baseline,
+            baseline=query.asked_baseline,
             by=query.by,
             fleet=query.fleet,
             settings=settings,

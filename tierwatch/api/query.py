@@ -116,8 +116,10 @@ class ReportQuery:
     """What a read request asks about: a period, its baseline, a grouping and the segments.
 
     The window is ``[end - window, end)`` and the baseline the ``baseline`` long
-    period right before it; ``key`` holds the dimension values asked for, the fleet
-    limited to the reader's token.
+    period right before it; ``asked_baseline`` is the baseline the request named
+    (``None``: the health report uses the best baseline the history allows);
+    ``key`` holds the dimension values asked for, the fleet limited to the
+    reader's token.
     """
 
     end: datetime
@@ -125,6 +127,7 @@ class ReportQuery:
     baseline: timedelta
     by: list[str]
     key: dict[str, str]
+    asked_baseline: timedelta | None = None
 
     @property
     def start(self) -> datetime:
@@ -159,4 +162,7 @@ def report_query(
     by = dimensions(given.get("by"), settings.default_by)
     values = {**given, "fleet": fleet_scope(principal, given.get("fleet"))}
     key = {d: v for d in SEGMENT_DIMENSIONS if (v := values.get(d)) is not None}
-    return ReportQuery(end=end, window=window, baseline=baseline, by=by, key=key)
+    asked = baseline if given.get("baseline") is not None else None
+    return ReportQuery(
+        end=end, window=window, baseline=baseline, by=by, key=key, asked_baseline=asked
+    )
