@@ -112,7 +112,10 @@ def group(aggs: Aggregates, codes: np.ndarray, labels: np.ndarray) -> Aggregates
 
 
 def from_rows(
-    labels: Sequence[Any], sums: Sequence[Sequence[float]], latency: np.ndarray, confidence
+    labels: Sequence[Any],
+    sums: Sequence[Sequence[float]],
+    latency: np.ndarray,
+    confidence: np.ndarray,
 ) -> Aggregates:
     """Aggregates from label, sum rows and histogram matrices (as a query returns them)."""
     n = len(labels)
