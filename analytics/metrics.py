@@ -162,7 +162,9 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
         return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
 
 
-def _mean_ci(count: np.ndarray, total: np.ndarray, sq: np.ndarray, level: float):
+def _mean_ci(
+    count: np.ndarray, total: np.ndarray, sq: np.ndarray, level: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     mean = _ratio(total, count)
     with np.errstate(invalid="ignore", divide="ignore"):
         var = np.maximum((sq - total * total / np.where(count > 0, count, 1)) / (count - 1), 0.0)

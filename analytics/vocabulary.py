@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypedDict, Unpack
 
 from collector.schema import FALLBACK_REASONS, TIERS
 
@@ -77,12 +77,21 @@ class Metric:
         return f"{value:g}"
 
 
-def _rate(name: str, label: str, **kw: object) -> Metric:
-    return Metric(name, label, "rate", "share", **kw)  # type: ignore[arg-type]
+class _Options(TypedDict, total=False):
+    """The optional fields of a :class:`Metric`, as keyword arguments."""
+
+    worse: int
+    short: str
+    family: str | None
+    thresholds: tuple[float, float, float] | None
 
 
-def _count(name: str, label: str, **kw: object) -> Metric:
-    return Metric(name, label, "count", "count", **kw)  # type: ignore[arg-type]
+def _rate(name: str, label: str, **kw: Unpack[_Options]) -> Metric:
+    return Metric(name, label, "rate", "share", **kw)
+
+
+def _count(name: str, label: str, **kw: Unpack[_Options]) -> Metric:
+    return Metric(name, label, "count", "count", **kw)
 
 
 _ENTRIES = (

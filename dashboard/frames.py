@@ -18,7 +18,8 @@ import pandas as pd
 from analytics.findings import Finding
 from analytics.health import HealthReport, SegmentHealth
 from analytics.tiers import TierComparison
-from analytics.versions import VersionDrift, version_key
+from analytics.version_order import version_key
+from analytics.versions import VersionDrift
 from analytics.vocabulary import LOCAL_TIERS, TIERS, format_p, format_value, label
 from collector.schema import FALLBACK_REASONS
 from dashboard import theme

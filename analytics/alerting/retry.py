@@ -23,7 +23,7 @@ class Backoff:
 
     def delay(self, attempts: int, rng: random.Random) -> float:
         """The wait after the ``attempts``-th failed attempt, jittered."""
-        base = min(self.maximum, self.initial * 2 ** max(attempts - 1, 0))
+        base: float = min(self.maximum, self.initial * 2 ** max(attempts - 1, 0))
         return base / 2 + rng.uniform(0, base / 2)
 
 
