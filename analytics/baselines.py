@@ -105,10 +105,24 @@ def plan_report(
     days = seasonal_periods(judged, days=seasonal_days, weeks=seasonal_weeks)
     reference: dict[str | None, tuple[Period, ...]] = {}
     if drift_after is not None and window_s <= DAY:
-        reference[None] = (judged.shifted(int(drift_after.total_seconds())),)
+        reference[None] = (on_earlier_day(judged, int(drift_after.total_seconds())),)
     for fleet, (start, stop_at) in (pinned or {}).items():
         reference[fleet] = pinned_periods(judged, start, stop_at)
     return Plan(judged, preceding, baseline is not None, days, reference)
+
+
+def on_earlier_day(window: Period, seconds: int) -> Period:
+    """The window's hours ``seconds`` earlier, to the nearest whole hour when it lasts whole hours.
+
+    Earlier days are compared by their hour of day; a window of whole hours then
+    reads only hourly rollups for them (a report ending at 16:37 compares with
+    16:00 to 17:00 of earlier days), which is what keeps a report over weeks fast.
+    """
+    shifted = window.shifted(seconds)
+    if window.seconds % 3600:
+        return shifted
+    start = from_unix((to_unix(shifted.start) + 1800) // 3600 * 3600)
+    return Period(start, start + timedelta(seconds=window.seconds))
 
 
 def seasonal_periods(window: Period, *, days: int, weeks: int) -> tuple[Period, ...]:
@@ -120,7 +134,7 @@ def seasonal_periods(window: Period, *, days: int, weeks: int) -> tuple[Period, 
         return ()
     offsets = [d * DAY for d in range(1, days + 1)]
     offsets += [w * 7 * DAY for w in range(2, weeks + 1) if w * 7 > days]
-    return tuple(window.shifted(offset) for offset in offsets)
+    return tuple(on_earlier_day(window, offset) for offset in offsets)
 
 
 def pinned_periods(window: Period, start: datetime, end: datetime) -> tuple[Period, ...]:
@@ -129,7 +143,7 @@ def pinned_periods(window: Period, start: datetime, end: datetime) -> tuple[Peri
     if window.seconds > DAY:
         return (Period(start, end),)
     for d in range(1, 10_000):
-        shifted = window.shifted(d * DAY)
+        shifted = on_earlier_day(window, d * DAY)
         if shifted.end <= start:
             break
         if shifted.start >= start and shifted.end <= end:
