@@ -126,14 +126,14 @@ def on_earlier_day(window: Period, seconds: int) -> Period:
 
 
 def seasonal_periods(window: Period, *, days: int, weeks: int) -> tuple[Period, ...]:
-    """The same hours on each of ``days`` earlier days, then the same weekday of earlier weeks.
+    """The same hours on each of ``days`` earlier days, then the same weekday of ``weeks`` weeks.
 
     None when the window is longer than a day (its hours would overlap).
     """
     if window.seconds > DAY:
         return ()
     offsets = [d * DAY for d in range(1, days + 1)]
-    offsets += [w * 7 * DAY for w in range(2, weeks + 1) if w * 7 > days]
+    offsets += [w * 7 * DAY for w in range(1, weeks + 1) if w * 7 > days]
     return tuple(on_earlier_day(window, offset) for offset in offsets)
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, distinct, func, select
 
 from analytics import aggregates
 from analytics.aggregates import Aggregates
+from analytics.canary import shared_totals
 from analytics.config import AnalyticsSettings
 from analytics.durations import from_unix, to_unix
 from analytics.findings import Finding, status_of
@@ -28,8 +29,6 @@ from analytics.times import Time
 from analytics.version_order import newest, version_key
 from collector.schema import ATTEMPTS, DEVICES
 
-#: Dimensions on which a canary is matched with the dominant version.
-CANARY_STRATA = ("tier", "task", "device_model", "region")
 _STUCK_LISTED = 100
 
 
@@ -163,42 +162,29 @@ def canary_comparisons(
     settings: AnalyticsSettings,
     fleet: str | None = None,
 ) -> list[CanaryComparison]:
-    """Every version with window attempts against ``dominant``, on the strata both run (pure).
+    """Every version newer than ``dominant`` against it, on the strata both run (pure).
 
     ``segments`` are one fleet's segments of one model (index id); ``window`` the
-    per-segment-id aggregates of the period. Strata are :data:`CANARY_STRATA`;
-    each version is compared with the dominant one on the strata where both have
+    per-segment-id aggregates of the period. A version is only ever compared with
+    an earlier one, on the strata (:data:`analytics.canary.STRATA`) where both have
     attempts, so a rollout to faster devices does not pass for a faster model.
     """
     rules = settings.for_fleet(fleet)
     info = segments.reindex(window.labels)
-    attempts = window.column("attempts")
-    info = info.assign(_attempts=attempts, _row=np.arange(len(window.labels)))
-    info = info[info["_attempts"] > 0]
-    strata = info.groupby(list(CANARY_STRATA)).ngroup()
-    info = info.assign(_stratum=strata)
-    runs = {version: set(rows["_stratum"]) for version, rows in info.groupby("model_version")}
-    if dominant not in runs:
+    active = info[window.column("attempts") > 0]
+    ids = {str(v): rows.index.to_numpy() for v, rows in active.groupby("model_version")}
+    if dominant not in ids:
         return []
     out = []
-    for version in sorted(runs, key=version_key, reverse=True):
-        if version == dominant:
-            continue
-        shared = runs[version] & runs[dominant]
-        mine = _sum_rows(window, info, version, shared)
-        theirs = _sum_rows(window, info, dominant, shared)
+    newer = [v for v in ids if version_key(v) > version_key(dominant)]
+    for version in sorted(newer, key=version_key, reverse=True):
+        mine, theirs, shared = shared_totals(segments, window, ids[version], ids[dominant])
         enough = (
             mine.column("attempts")[0] >= rules.min_attempts
             and theirs.column("attempts")[0] >= rules.min_attempts
         )
         findings = (
-            compare(
-                mine,
-                theirs,
-                label=f"model_version {dominant}",
-                rules=rules,
-                settings=settings,
-            )
+            compare(mine, theirs, label=f"model_version {dominant}", rules=rules, settings=settings)
             if enough
             else []
         )
@@ -207,24 +193,13 @@ def canary_comparisons(
                 version=version,
                 reference_version=dominant,
                 status=status_of(findings, judged=enough),
-                segments=len(shared),
+                segments=shared,
                 metrics=metric_dict(compute_metrics(mine).iloc[0]),
                 reference_metrics=metric_dict(compute_metrics(theirs).iloc[0]),
                 findings=findings,
             )
         )
     return out
-
-
-def _sum_rows(window: Aggregates, info: pd.DataFrame, version: str, strata: set[int]) -> Aggregates:
-    rows = info[(info["model_version"] == version) & info["_stratum"].isin(strata)]["_row"]
-    picked = aggregates.Aggregates(
-        labels=window.labels[rows.to_numpy()],
-        sums=window.sums[rows.to_numpy()],
-        latency=window.latency[rows.to_numpy()],
-        confidence=window.confidence[rows.to_numpy()],
-    )
-    return picked.total() if len(picked) else aggregates.empty([0])
 
 
 def version_drift(

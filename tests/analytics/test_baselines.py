@@ -89,11 +89,6 @@ def test_seasonal_periods(days: int, weeks: int, expected: list[int]) -> None:
     assert all(p.seconds == 3600 for p in periods)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="seasonal_periods starts the weeks at week 2, so with fewer than 7 seasonal days "
-    "the same weekday a week ago is never read",
-)
 @pytest.mark.parametrize(
     ("days", "weeks", "expected"),
     [
