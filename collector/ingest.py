@@ -2,7 +2,8 @@
 
 :class:`Ingestor` does it in the calling thread. :class:`collector.workers.WorkerPool`
 runs the same thing in worker processes, so that decoding and validation, the
-CPU-bound part, use every core. Either way the answer is :class:`Outcome`.
+CPU-bound part, use every core. Either way the request is one :class:`Export`
+and the answer is one :class:`Outcome`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,18 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from collector import decode
 from collector.normalise import Normaliser
 from collector.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class Export:
+    """One export request as the receiver read it: raw body, how to decode it, whose it is."""
+
+    body: bytes
+    encoding: decode.Encoding
+    #: The body is gzip-compressed (``Content-Encoding: gzip``).
+    gzip: bool
+    #: The token's fleet; ``None`` lets the payload's ``hybrid.fleet`` decide.
+    fleet: str | None
 
 
 @dataclass(frozen=True)
@@ -40,19 +53,18 @@ class Ingestor:
         self.normaliser = normaliser
         self.max_body_bytes = max_body_bytes
 
-    def ingest(
-        self, body: bytes, encoding: decode.Encoding, gzip: bool, fleet: str | None
-    ) -> Outcome:
-        """Decode, validate and store one export body; ``fleet`` is the token's, if any.
+    def ingest(self, export: Export) -> Outcome:
+        """Decode, validate and store one export request.
 
         The receiver has already refused a raw body over the cap; only what a gzip
         body inflates to is bounded here.
         """
-        if gzip:
+        body = export.body
+        if export.gzip:
             body = decode.inflate(body, limit=self.max_body_bytes)
-        request = decode.decode_request(body, encoding)
+        request = decode.decode_request(body, export.encoding)
         now_ns = time.time_ns()
-        batch = self.normaliser.normalise(request, fleet=fleet, now_ns=now_ns)
+        batch = self.normaliser.normalise(request, fleet=export.fleet, now_ns=now_ns)
         result = self.store.write(batch, received_ns=now_ns)
         response = ExportTraceServiceResponse()
         if batch.rejected:
@@ -62,7 +74,7 @@ class Ingestor:
                 )
             )
         return Outcome(
-            response=decode.encode_response(response, encoding),
+            response=decode.encode_response(response, export.encoding),
             spans_received=batch.spans_received,
             stored=result.stored,
             duplicates=result.duplicates,

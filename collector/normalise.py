@@ -5,6 +5,10 @@ become :class:`AttemptRow` values when they keep the telemetry contract and are
 rejected with a reason when they break it; other spans are only counted. Every
 attribute that is neither in the contract nor in the operator's allow-list is
 dropped here, before anything reaches the store, and counted by key.
+
+What a resource gives all its spans is worked out once per ResourceSpans. The
+contract's rules are the entries of :data:`IDENTITY_CHECKS` and
+:data:`CONTRACT_CHECKS`, each a predicate and the rejection reason it reports.
 """
 
 from __future__ import annotations
@@ -12,9 +16,9 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
@@ -72,8 +76,17 @@ _SPAN_LOOKUP = {
 _UNSET = object()
 _ZERO_TRACE_ID = bytes(16)
 _ZERO_SPAN_ID = bytes(8)
-#: Every span attribute column, unset: copied per span, then filled in.
-_NO_VALUES: dict[str, Any] = dict.fromkeys(column for column, _ in SPAN_ATTRIBUTES.values())
+#: A span's fields by attempt column (its ids, times and every contract attribute),
+#: unset: copied per span, then filled in.
+_NO_FIELDS: dict[str, Any] = dict.fromkeys(
+    (
+        "trace_id",
+        "span_id",
+        "start_time_unix_nano",
+        "end_time_unix_nano",
+        *(column for column, _ in SPAN_ATTRIBUTES.values()),
+    )
+)
 
 
 @dataclass(slots=True)
@@ -220,6 +233,95 @@ def _coerce(key: str, value: Any, kind: type) -> Any:
 _TYPE_NAMES = {str: "a string", float: "a finite number", int: "an integer", bool: "a boolean"}
 
 
+class _ResourceColumns(NamedTuple):
+    """The attempt columns a resource gives each of its spans, in :class:`AttemptRow` order."""
+
+    service_name: str | None
+    app_version: str | None
+    device_id: str | None
+    device_model: str | None
+    os_name: str | None
+    os_version: str | None
+    region: str | None
+    node: str | None
+    environment: str | None
+
+
+@dataclass(slots=True)
+class _Resource:
+    """What the spans of one ResourceSpans share, worked out once for all of them."""
+
+    #: Unpacked into each row: these are the fields just before ``extra``.
+    columns: _ResourceColumns
+    #: Allow-listed resource attributes, kept in every attempt's ``extra``.
+    extra: dict[str, Any]
+    #: The token's fleet, else the payload's ``hybrid.fleet``, else ``default``.
+    fleet: str
+    #: The tiers the fleet's privacy policy allows for sensitive data.
+    allowed_tiers: frozenset[str]
+    #: The latest start time accepted: the collector's clock plus the allowed skew.
+    latest_start: int
+    #: Attribute key -> times dropped, from the resource and its spans.
+    dropped: Counter[str]
+
+
+#: A rule of the telemetry contract: true when a span's fields, in their resource, break it.
+Check = Callable[[dict[str, Any], _Resource], bool]
+
+
+def _outside(column: str, lowest: float, highest: float = math.inf) -> Check:
+    """A check that ``column``, when set, lies within ``lowest..highest``."""
+
+    def check(fields: dict[str, Any], resource: _Resource) -> bool:
+        value = fields[column]
+        return value is not None and not lowest <= value <= highest
+
+    return check
+
+
+#: Identity rules, checked before the attributes are read: a span that breaks one
+#: has none of its attributes read, so none is counted as dropped.
+IDENTITY_CHECKS: tuple[tuple[Check, str], ...] = (
+    (
+        lambda fields, _: len(fields["trace_id"]) != 16 or fields["trace_id"] == _ZERO_TRACE_ID,
+        "invalid trace_id (must be 16 bytes, not all zero)",
+    ),
+    (
+        lambda fields, _: len(fields["span_id"]) != 8 or fields["span_id"] == _ZERO_SPAN_ID,
+        "invalid span_id (must be 8 bytes, not all zero)",
+    ),
+)
+
+#: The rest of the contract, on typed attributes. A span is rejected with the reason
+#: of the first rule it breaks, in this order.
+CONTRACT_CHECKS: tuple[tuple[Check, str], ...] = (
+    (lambda fields, _: not fields["tier"], "missing hybrid.tier"),
+    (
+        lambda fields, _: fields["tier"] not in TIERS,
+        "unknown hybrid.tier (must be device, edge or cloud)",
+    ),
+    (lambda fields, _: not fields["task"], "missing hybrid.task"),
+    (
+        lambda fields, _: fields["start_time_unix_nano"] == 0 or fields["end_time_unix_nano"] == 0,
+        "missing start or end time",
+    ),
+    (
+        lambda fields, _: fields["end_time_unix_nano"] < fields["start_time_unix_nano"],
+        "negative duration (end before start)",
+    ),
+    (
+        lambda fields, resource: fields["start_time_unix_nano"] > resource.latest_start,
+        "timestamp in the future",
+    ),
+    (_outside("confidence", 0.0, 1.0), "hybrid.confidence outside 0..1"),
+    (_outside("quality", 0.0, 1.0), "hybrid.quality outside 0..1"),
+    (_outside("energy_mj", 0.0), "negative hybrid.energy_mj"),
+    (_outside("attempt", 1), "hybrid.attempt must be 1 or more"),
+    (_outside("input_tokens", 0), "negative gen_ai.usage.input_tokens"),
+    (_outside("output_tokens", 0), "negative gen_ai.usage.output_tokens"),
+)
+
+
 class Normaliser:
     """Validates and normalises spans with the operator's allow-list and privacy policy."""
 
@@ -240,32 +342,12 @@ class Normaliser:
     ) -> Batch:
         """Normalise every span; ``fleet`` (from the token) overrides the payload's."""
         batch = Batch()
-        dropped = batch.dropped
-        allowlist = self.allowlist
         latest_start = now_ns + self.max_future_skew_ns
         for resource_spans in request.resource_spans:
-            resource: dict[str, Any] = dict.fromkeys(RESOURCE_ATTRIBUTES.values())
-            resource_extra: dict[str, Any] = {}
-            resource_dropped: list[str] = []
-            for kv in resource_spans.resource.attributes:
-                column = RESOURCE_ATTRIBUTES.get(kv.key)
-                if column is not None:
-                    value = _value(kv.value)
-                    if isinstance(value, str | int | float) and not isinstance(value, bool):
-                        resource[column] = str(value)[:MAX_STRING]
-                    else:
-                        resource_dropped.append(kv.key)
-                elif kv.key in allowlist:
-                    resource_extra[kv.key] = _json_value(kv.value)
-                else:
-                    resource_dropped.append(kv.key)
-            span_fleet = fleet or resource["fleet"] or "default"
-            resource["fleet"] = span_fleet
-            counts = batch.fleets.get(span_fleet)
+            resource = self._resource(resource_spans.resource, fleet, latest_start)
+            counts = batch.fleets.get(resource.fleet)
             if counts is None:
-                counts = batch.fleets[span_fleet] = FleetCounts()
-            span_dropped: Counter[str] = Counter(resource_dropped)
-            allowed_tiers = self._allowed_tiers(span_fleet)
+                counts = batch.fleets[resource.fleet] = FleetCounts()
             for scope_spans in resource_spans.scope_spans:
                 for span in scope_spans.spans:
                     counts.spans_received += 1
@@ -273,45 +355,59 @@ class Normaliser:
                         counts.other_spans += 1
                         continue
                     try:
-                        row = self._attempt(
-                            span,
-                            resource,
-                            resource_extra,
-                            span_fleet,
-                            allowed_tiers,
-                            latest_start,
-                            span_dropped,
-                        )
+                        row = self._attempt(span, resource)
                     except _Invalid as exc:
                         counts.rejected += 1
                         batch.reject(str(exc), span.span_id)
                         continue
                     batch.attempts.append(row)
-            for key, count in span_dropped.items():
-                dropped[(span_fleet, key)] += count
+            for key, count in resource.dropped.items():
+                batch.dropped[(resource.fleet, key)] += count
                 counts.dropped_attributes += count
         for counts in batch.fleets.values():
             batch.spans_received += counts.spans_received
             batch.other_spans += counts.other_spans
         return batch
 
-    def _attempt(
-        self,
-        span: Any,
-        resource: dict[str, Any],
-        resource_extra: dict[str, Any],
-        fleet: str,
-        allowed_tiers: frozenset[str],
-        latest_start: int,
-        dropped: Counter[str],
-    ) -> AttemptRow:
-        trace_id = span.trace_id
-        span_id = span.span_id
-        if len(trace_id) != 16 or trace_id == _ZERO_TRACE_ID:
-            raise _Invalid("invalid trace_id (must be 16 bytes, not all zero)")
-        if len(span_id) != 8 or span_id == _ZERO_SPAN_ID:
-            raise _Invalid("invalid span_id (must be 8 bytes, not all zero)")
-        values = _NO_VALUES.copy()
+    def _resource(self, otlp_resource: Any, fleet: str | None, latest_start: int) -> _Resource:
+        """The context of one ResourceSpans' spans; ``fleet`` (the token's) wins."""
+        columns: dict[str, Any] = dict.fromkeys(RESOURCE_ATTRIBUTES.values())
+        extra: dict[str, Any] = {}
+        dropped: Counter[str] = Counter()
+        for kv in otlp_resource.attributes:
+            column = RESOURCE_ATTRIBUTES.get(kv.key)
+            if column is not None:
+                value = _value(kv.value)
+                if isinstance(value, str | int | float) and not isinstance(value, bool):
+                    columns[column] = str(value)[:MAX_STRING]
+                else:
+                    dropped[kv.key] += 1
+            elif kv.key in self.allowlist:
+                extra[kv.key] = _json_value(kv.value)
+            else:
+                dropped[kv.key] += 1
+        payload_fleet = columns.pop("fleet")
+        span_fleet = fleet or payload_fleet or "default"
+        return _Resource(
+            columns=_ResourceColumns(**columns),
+            extra=extra,
+            fleet=span_fleet,
+            allowed_tiers=self._allowed_tiers(span_fleet),
+            latest_start=latest_start,
+            dropped=dropped,
+        )
+
+    def _attempt(self, span: Any, resource: _Resource) -> AttemptRow:
+        """The attempt row of one ``hybrid.inference`` span, or :class:`_Invalid`."""
+        fields = _NO_FIELDS.copy()
+        fields["trace_id"] = span.trace_id
+        fields["span_id"] = span.span_id
+        fields["start_time_unix_nano"] = span.start_time_unix_nano
+        fields["end_time_unix_nano"] = span.end_time_unix_nano
+        for identity_breaks, reason in IDENTITY_CHECKS:
+            if identity_breaks(fields, resource):
+                raise _Invalid(reason)
+        dropped = resource.dropped
         extra: dict[str, Any] = {}
         for kv in span.attributes:
             key = kv.key
@@ -326,12 +422,12 @@ class Normaliser:
                         value = value[:MAX_STRING]
                     elif kind is float and not math.isfinite(value):
                         raise _Invalid(f"{key} must be {_TYPE_NAMES[kind]}")
-                    values[column] = value
+                    fields[column] = value
                     continue
                 value = _value(any_value)
                 if value is _UNSET:
                     raise _Invalid(f"{key} must be {_TYPE_NAMES[kind]}")
-                values[column] = _coerce(key, value, kind)
+                fields[column] = _coerce(key, value, kind)
             elif key in self.allowlist:
                 extra[key] = _json_value(kv.value)
             else:
@@ -345,86 +441,48 @@ class Normaliser:
             for link in span.links:
                 for kv in link.attributes:
                     dropped[kv.key] += 1
+        for contract_breaks, reason in CONTRACT_CHECKS:
+            if contract_breaks(fields, resource):
+                raise _Invalid(reason)
 
-        tier = values["tier"]
-        if not tier:
-            raise _Invalid("missing hybrid.tier")
-        if tier not in TIERS:
-            raise _Invalid("unknown hybrid.tier (must be device, edge or cloud)")
-        task = values["task"]
-        if not task:
-            raise _Invalid("missing hybrid.task")
-        start = span.start_time_unix_nano
-        end = span.end_time_unix_nano
-        if start == 0 or end == 0:
-            raise _Invalid("missing start or end time")
-        if end < start:
-            raise _Invalid("negative duration (end before start)")
-        if start > latest_start:
-            raise _Invalid("timestamp in the future")
-        confidence = values["confidence"]
-        if confidence is not None and not 0.0 <= confidence <= 1.0:
-            raise _Invalid("hybrid.confidence outside 0..1")
-        quality = values["quality"]
-        if quality is not None and not 0.0 <= quality <= 1.0:
-            raise _Invalid("hybrid.quality outside 0..1")
-        energy = values["energy_mj"]
-        if energy is not None and energy < 0:
-            raise _Invalid("negative hybrid.energy_mj")
-        attempt = values["attempt"]
-        if attempt is not None and attempt < 1:
-            raise _Invalid("hybrid.attempt must be 1 or more")
-        input_tokens = values["input_tokens"]
-        if input_tokens is not None and input_tokens < 0:
-            raise _Invalid("negative gen_ai.usage.input_tokens")
-        output_tokens = values["output_tokens"]
-        if output_tokens is not None and output_tokens < 0:
-            raise _Invalid("negative gen_ai.usage.output_tokens")
-
-        privacy = values["privacy"]
+        tier = fields["tier"]
+        privacy = fields["privacy"]
+        start = fields["start_time_unix_nano"]
         # The contract marks failures with status ERROR; error.type alone also means failed.
-        error_type = values["error_type"]
+        error_type = fields["error_type"]
         error = span.status.code == STATUS_CODE_ERROR or bool(error_type)
-        if extra or resource_extra:
-            extra = {**resource_extra, **extra}
+        if extra or resource.extra:
+            extra = {**resource.extra, **extra}
         # Positional, in field order: this runs once per span.
         return AttemptRow(
-            trace_id,
-            span_id,
+            fields["trace_id"],
+            fields["span_id"],
             span.parent_span_id or None,
             start,
-            (end - start) / 1e6,
-            fleet,
+            (fields["end_time_unix_nano"] - start) / 1e6,
+            resource.fleet,
             tier,
-            task,
-            values["model"] or values["gen_ai_model"],
-            values["model_version"],
-            attempt,
-            values["route_reason"],
-            bool(values["fallback"]),
-            values["fallback_reason"],
-            confidence,
-            quality,
-            bool(values["shadow"]),
+            fields["task"],
+            fields["model"] or fields["gen_ai_model"],
+            fields["model_version"],
+            fields["attempt"],
+            fields["route_reason"],
+            bool(fields["fallback"]),
+            fields["fallback_reason"],
+            fields["confidence"],
+            fields["quality"],
+            bool(fields["shadow"]),
             privacy,
-            privacy == "sensitive" and tier not in allowed_tiers,
-            values["network"],
-            energy,
-            values["thermal"],
-            values["quantization"],
-            input_tokens,
-            output_tokens,
+            privacy == "sensitive" and tier not in resource.allowed_tiers,
+            fields["network"],
+            fields["energy_mj"],
+            fields["thermal"],
+            fields["quantization"],
+            fields["input_tokens"],
+            fields["output_tokens"],
             error,
             error_type,
-            resource["service_name"],
-            resource["app_version"],
-            resource["device_id"],
-            resource["device_model"],
-            resource["os_name"],
-            resource["os_version"],
-            resource["region"],
-            resource["node"],
-            resource["environment"],
+            *resource.columns,
             json.dumps(extra, sort_keys=True) if extra else None,
         )
 

@@ -30,7 +30,7 @@ from collector.errors import (
     PayloadTooLarge,
     QueueFull,
 )
-from collector.ingest import Ingestor, Outcome
+from collector.ingest import Export, Ingestor, Outcome
 from collector.telemetry import CollectorMetrics
 
 log = logging.getLogger(__name__)
@@ -68,15 +68,15 @@ class Admission:
             self._slots.release()
 
 
-Ingest = Callable[[bytes, decode.Encoding, bool, str | None], Awaitable[Outcome]]
+Ingest = Callable[[Export], Awaitable[Outcome]]
 
 
 @dataclass
 class Receiver:
     """Everything the trace route needs, built by the composition root.
 
-    ``ingest`` processes a body: in a worker thread of this process, or in an
-    ingest worker process (:mod:`collector.workers`).
+    ``ingest`` processes an :class:`Export`: in a worker thread of this process,
+    or in an ingest worker process (:mod:`collector.workers`).
     """
 
     ingest: Ingest
@@ -99,10 +99,8 @@ class Receiver:
 def in_thread(ingestor: Ingestor) -> Ingest:
     """Run ``ingestor`` in a worker thread of this process."""
 
-    async def ingest(
-        body: bytes, encoding: decode.Encoding, gzip: bool, fleet: str | None
-    ) -> Outcome:
-        return await anyio.to_thread.run_sync(ingestor.ingest, body, encoding, gzip, fleet)
+    async def ingest(export: Export) -> Outcome:
+        return await anyio.to_thread.run_sync(ingestor.ingest, export)
 
     return ingest
 
@@ -190,8 +188,13 @@ def build_router(receiver: Receiver) -> APIRouter:
                 raise unsupported
             gzip = decode.check_content_encoding(content_encoding)
             async with receiver.admission.slot():
-                body = await _read_body(request, receiver.max_body_bytes)
-                outcome = await receiver.ingest(body, encoding, gzip, principal.fleet)
+                export = Export(
+                    body=await _read_body(request, receiver.max_body_bytes),
+                    encoding=encoding,
+                    gzip=gzip,
+                    fleet=principal.fleet,
+                )
+                outcome = await receiver.ingest(export)
             receiver.record(outcome)
             media = decode.PROTOBUF if encoding == "protobuf" else decode.JSON
             return Response(content=outcome.response, media_type=media)

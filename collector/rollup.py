@@ -13,7 +13,7 @@ from typing import Any
 
 from collector import buckets
 from collector.normalise import AttemptRow
-from collector.schema import FALLBACK_REASONS, SEGMENT_DIMENSIONS
+from collector.schema import FALLBACK_REASONS
 
 SegmentKey = tuple[str, ...]
 _THROTTLED = frozenset({"serious", "critical"})
@@ -48,7 +48,7 @@ HISTOGRAM_COLUMNS = ("latency_hist", "confidence_hist")
 
 
 def segment_key(row: AttemptRow) -> SegmentKey:
-    """The segment an attempt belongs to, in :data:`SEGMENT_DIMENSIONS` order ('' when unknown)."""
+    """The segment an attempt belongs to, in ``SEGMENT_DIMENSIONS`` order ('' when unknown)."""
     return (
         row.fleet,
         row.tier,
@@ -60,11 +60,6 @@ def segment_key(row: AttemptRow) -> SegmentKey:
         row.app_version or "",
         row.node or "",
     )
-
-
-def segment_values(key: SegmentKey) -> dict[str, str]:
-    """A segment key as column values."""
-    return dict(zip(SEGMENT_DIMENSIONS, key, strict=True))
 
 
 def is_request_start(row: AttemptRow) -> bool:

@@ -1,7 +1,7 @@
 """Ingest in worker processes: the CPU-bound part of the collector on every core.
 
-The HTTP process admits, authenticates and reads each request, then hands the raw
-body to a pool of spawned processes; each builds its own :class:`Ingestor` (its
+The HTTP process admits, authenticates and reads each request, then hands the
+:class:`Export` to a pool of spawned processes; each builds its own :class:`Ingestor` (its
 own database connections) once, from a picklable factory. Workers import only
 the write side, so each costs a fraction of the server's memory. A worker that
 dies fails the requests it held with 503 (nothing of them was committed, or a
@@ -18,9 +18,8 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from collector import decode
 from collector.errors import StoreBusy
-from collector.ingest import Ingestor, Outcome
+from collector.ingest import Export, Ingestor, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +32,9 @@ def _start_worker(factory: IngestorFactory, args: tuple[Any, ...]) -> None:
     _ingestor = factory(*args)
 
 
-def _ingest(body: bytes, encoding: decode.Encoding, gzip: bool, fleet: str | None) -> Outcome:
+def _ingest(export: Export) -> Outcome:
     assert _ingestor is not None, "worker started without an ingestor"
-    return _ingestor.ingest(body, encoding, gzip, fleet)
+    return _ingestor.ingest(export)
 
 
 class WorkerPool:
@@ -63,16 +62,14 @@ class WorkerPool:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
 
-    async def ingest(
-        self, body: bytes, encoding: decode.Encoding, gzip: bool, fleet: str | None
-    ) -> Outcome:
-        """Process one body in a worker; an ingest error raised there is raised here."""
+    async def ingest(self, export: Export) -> Outcome:
+        """Process one export request in a worker; an ingest error raised there is raised here."""
         executor = self._executor
         if executor is None:
             raise StoreBusy("the collector is starting or stopping; retry")
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(executor, _ingest, body, encoding, gzip, fleet)
+            return await loop.run_in_executor(executor, _ingest, export)
         except BrokenProcessPool as exc:
             log.error("an ingest worker died; restarting the pool")
             if self._executor is executor:

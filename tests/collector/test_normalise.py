@@ -59,6 +59,48 @@ def test_zero_ids_are_rejected() -> None:
     assert list(batch.rejections) == ["invalid trace_id (must be 16 bytes, not all zero)"]
 
 
+@pytest.mark.parametrize(
+    ("n", "attrs", "reason"),
+    [
+        # an invalid id is reported before any attribute is looked at
+        (
+            0,
+            {"hybrid.tier": "moon", "hybrid.confidence": "high"},
+            "invalid trace_id (must be 16 bytes, not all zero)",
+        ),
+        # a type error is found while the attributes are read, before the contract rules
+        (
+            1,
+            {"hybrid.tier": "moon", "hybrid.confidence": "high"},
+            "hybrid.confidence must be a finite number",
+        ),
+        # contract rules apply in table order: the tier before the task
+        (
+            1,
+            {"hybrid.tier": "moon", "hybrid.task": ""},
+            "unknown hybrid.tier (must be device, edge or cloud)",
+        ),
+        # and the task before the ranges
+        (1, {"hybrid.task": "", "hybrid.quality": 2.0}, "missing hybrid.task"),
+    ],
+)
+def test_a_span_is_rejected_for_the_first_rule_it_breaks(
+    n: int, attrs: dict[str, Any], reason: str
+) -> None:
+    batch = normaliser().normalise(request([span(n, attrs=attrs)]), fleet=None, now_ns=NOW_NS)
+    assert list(batch.rejections) == [reason]
+
+
+def test_a_span_with_an_invalid_id_drops_nothing() -> None:
+    spans = [
+        span(0, attrs={"gen_ai.prompt": "secret"}),
+        span(1, attrs={"hybrid.tier": "moon", "gen_ai.prompt": "secret"}),
+    ]
+    batch = normaliser().normalise(request(spans), fleet="f", now_ns=NOW_NS)
+    # only the span whose identity held had its attributes read
+    assert batch.dropped == {("f", "gen_ai.prompt"): 1}
+
+
 def test_nine_minutes_ahead_is_accepted() -> None:
     batch = normaliser().normalise(
         request([span(1, start_ns=NOW_NS + 9 * 60 * 1_000_000_000)]), fleet=None, now_ns=NOW_NS
