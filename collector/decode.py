@@ -102,11 +102,12 @@ def decode_request(data: bytes, encoding: Encoding) -> ExportTraceServiceRequest
         raise BadRequest("body must be a JSON object (an ExportTraceServiceRequest)")
     try:
         _hex_ids_to_base64(document)
-        return json_format.ParseDict(
+        parsed: ExportTraceServiceRequest = json_format.ParseDict(
             document, ExportTraceServiceRequest(), ignore_unknown_fields=True
         )
     except (json_format.ParseError, ValueError, TypeError, RecursionError) as exc:
         raise BadRequest(f"body is not a valid OTLP JSON ExportTraceServiceRequest: {exc}") from exc
+    return parsed
 
 
 _ID_FIELDS = {
@@ -167,14 +168,19 @@ def _convert_ids(span: Any) -> None:
 
 def encode_response(response: ExportTraceServiceResponse, encoding: Encoding) -> bytes:
     """Serialise an export response in the request's encoding."""
+    # The protobuf classes are untyped here, so their results are named as what they are.
     if encoding == "protobuf":
-        return response.SerializeToString()
-    return json_format.MessageToJson(response, indent=None).encode()
+        data: bytes = response.SerializeToString()
+        return data
+    text: str = json_format.MessageToJson(response, indent=None)
+    return text.encode()
 
 
 def encode_status(http_status: int, message: str, encoding: Encoding) -> bytes:
     """A ``google.rpc.Status`` error body in the request's encoding."""
     status = status_pb2.Status(code=_GRPC_CODES.get(http_status, 2), message=message)
     if encoding == "protobuf":
-        return status.SerializeToString()
-    return json_format.MessageToJson(status, indent=None).encode()
+        data: bytes = status.SerializeToString()
+        return data
+    text: str = json_format.MessageToJson(status, indent=None)
+    return text.encode()
