@@ -155,11 +155,6 @@ def test_a_steady_fleet_has_no_warn_or_degraded_segment_in_any_grouping(
     assert judged >= 40, judged
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the read API and `tierwatch report` pass analytics.default_baseline (24h) when no "
-    "baseline is given, so they compare with the preceding 24 hours, not the calendar",
-)
 def test_the_api_and_the_report_command_default_to_the_calendar_baseline(
     steady: SteadyStore,
 ) -> None:
