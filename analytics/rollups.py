@@ -1,6 +1,6 @@
-"""Read rollups from the store: summed in SQL per segment or per time bucket.
+"""Read the store: rollups summed in SQL per segment or per time bucket, and device states.
 
-The one place analytics reads ``rollups`` and ``hourly_rollups``. Sums are added
+The one place analytics reads the store's tables. Sums are added
 by the database; each group's histograms come back as one comma-joined string
 and are added by :func:`analytics.histograms.parse_joined`. Whole hours before
 the compaction watermark come from ``hourly_rollups`` (see
@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Float, Table, cast, func, select
+from sqlalchemy import Connection, Float, Table, cast, distinct, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from analytics import aggregates
@@ -24,6 +24,8 @@ from analytics.histograms import CONFIDENCE_BINS, LATENCY_BINS, LATENCY_OFFSET, 
 from collector.rollup import SUM_COLUMNS
 from collector.schema import (
     ANALYTICS_STATE,
+    ATTEMPTS,
+    DEVICES,
     HOURLY_ROLLUPS,
     ROLLUPS,
     SEGMENT_DIMENSIONS,
@@ -171,4 +173,47 @@ def _query(
         confidence[i] = parse_joined(row[2 + width], offset=0, bins=CONFIDENCE_BINS)
     return Aggregates(
         labels=labels, sums=np.nan_to_num(sums), latency=latency, confidence=confidence
+    )
+
+
+def read_device_states(
+    conn: Connection, *, fleet: str | None = None, model: str | None = None
+) -> pd.DataFrame:
+    """The last known state of every device (the ``devices`` table) as a data frame."""
+    query = select(DEVICES)
+    if fleet is not None:
+        query = query.where(DEVICES.c.fleet == fleet)
+    if model is not None:
+        query = query.where(DEVICES.c.model == model)
+    rows = conn.execute(query).all()
+    return pd.DataFrame(rows, columns=[c.name for c in DEVICES.columns])
+
+
+def read_devices_per_bucket(
+    conn: Connection, *, fleet: str, model: str, start: int, end: int, step: int
+) -> pd.DataFrame:
+    """Distinct devices per time bucket and model version, from raw attempts over ``[start, end)``.
+
+    Columns ``bucket`` (Unix seconds, a multiple of ``step``), ``version`` and ``devices``.
+    """
+    bucket = (ATTEMPTS.c.start_time_unix_nano // (step * 1_000_000_000)) * step
+    query = (
+        select(
+            bucket.label("bucket"),
+            ATTEMPTS.c.model_version,
+            func.count(distinct(ATTEMPTS.c.device_id)),
+        )
+        .where(
+            ATTEMPTS.c.fleet == fleet,
+            ATTEMPTS.c.model == model,
+            ATTEMPTS.c.start_time_unix_nano >= start * 1_000_000_000,
+            ATTEMPTS.c.start_time_unix_nano < end * 1_000_000_000,
+            ATTEMPTS.c.shadow.is_(False),
+            ATTEMPTS.c.device_id.is_not(None),
+        )
+        .group_by(bucket, ATTEMPTS.c.model_version)
+    )
+    return pd.DataFrame(
+        [(int(b), str(v or ""), int(n)) for b, v, n in conn.execute(query)],
+        columns=["bucket", "version", "devices"],
     )

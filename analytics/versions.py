@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, distinct, func, select
+from sqlalchemy import Connection
 
 from analytics import aggregates
 from analytics.aggregates import Aggregates
@@ -24,10 +25,16 @@ from analytics.durations import from_unix, to_unix
 from analytics.findings import Finding, status_of
 from analytics.judge import compare
 from analytics.metrics import compute_metrics, metric_dict
-from analytics.rollups import read_aggregates, read_buckets, read_segments
+from analytics.rollups import (
+    read_aggregates,
+    read_buckets,
+    read_device_states,
+    read_devices_per_bucket,
+    read_segments,
+)
 from analytics.times import Time
 from analytics.version_order import newest, version_key
-from collector.schema import ATTEMPTS, DEVICES
+from collector.schema import DEVICES
 
 _STUCK_LISTED = 100
 
@@ -94,26 +101,27 @@ class VersionDrift:
     canaries: list[CanaryComparison]
 
 
-def device_states(
-    conn: Connection, *, fleet: str | None = None, model: str | None = None
-) -> pd.DataFrame:
-    """The last known state of every device (the ``devices`` table) as a data frame."""
-    query = select(DEVICES)
-    if fleet is not None:
-        query = query.where(DEVICES.c.fleet == fleet)
-    if model is not None:
-        query = query.where(DEVICES.c.model == model)
-    rows = conn.execute(query).all()
-    return pd.DataFrame(rows, columns=[c.name for c in DEVICES.columns])
+class DeviceSummary(NamedTuple):
+    """What one fleet's devices say of one model's versions.
+
+    ``shares`` are ordered newest first; ``stuck`` lists at most 100 of the
+    ``stuck_count`` devices left on old versions after the fleet moved on.
+    """
+
+    newest: str | None
+    active: int
+    skew: float | None
+    shares: list[VersionShare]
+    stuck: list[StuckDevice]
+    stuck_count: int
 
 
 def summarise_devices(
     devices: pd.DataFrame, *, now: int, settings: AnalyticsSettings
-) -> tuple[str | None, int, float | None, list[VersionShare], list[StuckDevice], int]:
+) -> DeviceSummary:
     """Newest version, active devices, skew, shares per version and stuck devices (pure).
 
-    ``devices`` are one fleet's states for one model. Returns ``(newest, active,
-    skew, shares, stuck listed, stuck count)``; shares are ordered newest first.
+    ``devices`` are one fleet's states for one model.
     """
     active = devices[devices["last_seen"] >= now - settings.active_hours * 3600]
     versions = sorted(set(devices["model_version"]), key=version_key, reverse=True)
@@ -151,7 +159,7 @@ def summarise_devices(
         )
         for r in stuck_rows.head(_STUCK_LISTED).itertuples()
     ]
-    return top, total, skew, shares, stuck, len(stuck_rows)
+    return DeviceSummary(top, total, skew, shares, stuck, len(stuck_rows))
 
 
 def canary_comparisons(
@@ -225,7 +233,7 @@ def version_drift(
     segments = segments[segments["model"] != ""]
     window = read_aggregates(conn, start=start_s, end=end_s, fleet=fleet)
     before = read_aggregates(conn, start=base_s, end=start_s, fleet=fleet)
-    devices = device_states(conn, fleet=fleet, model=model)
+    devices = read_device_states(conn, fleet=fleet, model=model)
     out = []
     pairs = sorted(
         set(zip(segments["fleet"], segments["model"], strict=True))
@@ -245,9 +253,10 @@ def version_drift(
             if len(devices)
             else devices
         )
-        top, active, skew, shares, stuck, stuck_count = summarise_devices(
+        summary = summarise_devices(
             states if len(states) else _no_devices(), now=end_s, settings=settings
         )
+        shares = list(summary.shares)
         known = {s.version for s in shares}
         shares += [
             VersionShare(v, 0, None, 0, None) for v in per_version_window if v not in known and v
@@ -262,8 +271,7 @@ def version_drift(
             )
             for s in sorted(shares, key=lambda s: version_key(s.version), reverse=True)
         ]
-        if top is None:
-            top = newest([s.version for s in shares])
+        top = summary.newest or newest([s.version for s in shares])
         dominant = (
             max(per_version_before, key=lambda v: per_version_before[v])
             if per_version_before
@@ -286,11 +294,11 @@ def version_drift(
                 newest_version=top,
                 dominant_version=dominant,
                 live_versions=live,
-                active_devices=active,
-                skew=skew,
+                active_devices=summary.active,
+                skew=summary.skew,
                 versions=shares,
-                stuck_devices=stuck_count,
-                stuck=stuck,
+                stuck_devices=summary.stuck_count,
+                stuck=summary.stuck,
                 canaries=canaries,
             )
         )
@@ -337,26 +345,8 @@ def version_series(
         for label, n in zip(per_bucket.labels, per_bucket.column("attempts"), strict=True):
             rows.append((int(label), str(version), int(n)))
     attempts = pd.DataFrame(rows, columns=["bucket", "version", "attempts"])
-    bucket = (ATTEMPTS.c.start_time_unix_nano // (step * 1_000_000_000)) * step
-    query = (
-        select(
-            bucket.label("bucket"),
-            ATTEMPTS.c.model_version,
-            func.count(distinct(ATTEMPTS.c.device_id)),
-        )
-        .where(
-            ATTEMPTS.c.fleet == fleet,
-            ATTEMPTS.c.model == model,
-            ATTEMPTS.c.start_time_unix_nano >= start_s * 1_000_000_000,
-            ATTEMPTS.c.start_time_unix_nano < end_s * 1_000_000_000,
-            ATTEMPTS.c.shadow.is_(False),
-            ATTEMPTS.c.device_id.is_not(None),
-        )
-        .group_by(bucket, ATTEMPTS.c.model_version)
-    )
-    devices = pd.DataFrame(
-        [(int(b), str(v or ""), int(n)) for b, v, n in conn.execute(query)],
-        columns=["bucket", "version", "devices"],
+    devices = read_devices_per_bucket(
+        conn, fleet=fleet, model=model, start=start_s, end=end_s, step=step
     )
     frame = attempts.merge(devices, on=["bucket", "version"], how="outer").fillna(0)
     frame = frame[(frame["attempts"] > 0) | (frame["devices"] > 0)]
