@@ -3,8 +3,9 @@
 Pure. A version is only ever compared with an earlier version of the same model
 and task: the one of those that carried the most traffic before (the previous
 dominant version). Both sides are summed over the strata (tier, task, hardware
-class, region, node) that both run, so a rollout that starts on faster devices
-does not pass for a faster model.
+class, region, node) that both run, the reference reweighted to the canary's mix
+of them, so a rollout that starts on faster devices does not pass for a faster
+model.
 """
 
 from __future__ import annotations
@@ -38,23 +39,43 @@ def shared_totals(
     """Both sides' window aggregates over the strata both run, and how many strata that is.
 
     ``mine`` and ``theirs`` are segment ids; ``window`` per-segment-id aggregates.
+    The reference side is reweighted to the canary's mix of strata (each stratum
+    holds the share of the reference that it holds of the canary), scaled to its
+    effective sample size, so a version rolled out first to one hardware class is
+    not judged by that class's energy or latency.
     """
     rows = aggregates.reindex(window, np.concatenate([np.asarray(mine), np.asarray(theirs)]))
     info = segments.reindex(rows.labels)[list(STRATA)].astype(str)
     stratum = info.apply(tuple, axis=1).to_numpy()
     side = np.array([0] * len(mine) + [1] * len(theirs))
-    active = rows.column("attempts") > 0
+    attempts = rows.column("attempts")
+    active = attempts > 0
     ran = [set(stratum[(side == s) & active]) for s in (0, 1)]
     shared = ran[0] & ran[1]
     keep = np.array([s in shared for s in stratum], dtype=bool) & active
+    weight = np.ones(len(stratum))
+    totals = [attempts[keep & (side == s)].sum() for s in (0, 1)]
+    codes, _ = pd.factorize(pd.Series(list(stratum), dtype=object))
+    for code in np.unique(codes[keep]):
+        here = keep & (codes == code)
+        n_mine, n_theirs = attempts[here & (side == 0)].sum(), attempts[here & (side == 1)].sum()
+        weight[here & (side == 1)] = (n_mine / totals[0]) * totals[1] / n_theirs
+    # Reweighting makes a few attempts stand for many: the reference keeps only its
+    # effective size (Kish), so its tests are not more certain than its data.
+    theirs_rows = keep & (side == 1)
+    w, n = weight[theirs_rows], attempts[theirs_rows]
+    if n.sum() > 0:
+        effective = (w * n).sum() ** 2 / (w * w * n).sum()
+        weight[theirs_rows] *= effective / (w * n).sum()
     out = []
     for s in (0, 1):
         pick = keep & (side == s)
+        scale = weight[pick][:, None]
         part = Aggregates(
             labels=rows.labels[pick],
-            sums=rows.sums[pick],
-            latency=rows.latency[pick],
-            confidence=rows.confidence[pick],
+            sums=rows.sums[pick] * scale,
+            latency=rows.latency[pick] * scale if s else rows.latency[pick],
+            confidence=rows.confidence[pick] * scale if s else rows.confidence[pick],
         )
         out.append(part.total() if len(part) else aggregates.empty([0]))
     return out[0], out[1], len(shared)

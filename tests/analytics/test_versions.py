@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import numpy as np
@@ -12,7 +13,7 @@ from analytics import aggregates
 from analytics.aggregates import SUM_INDEX, Aggregates
 from analytics.canary import canary_pairs, reference_version, shared_totals
 from analytics.config import AnalyticsSettings
-from analytics.histograms import latency_row
+from analytics.histograms import LATENCY_VALUES, latency_row, quantiles
 from analytics.metrics import Grouping, grouping
 from analytics.version_order import newest, version_key
 from analytics.versions import StuckDevice, VersionShare, canary_comparisons, summarise_devices
@@ -457,3 +458,33 @@ def test_canary_comparisons_compare_only_versions_newer_than_the_reference() -> 
     )
     # 2.0.0 is older than 2.1.0: it is not a canary of it
     assert [(c.version, c.reference_version) for c in comparisons] == [("2.2.0", "2.1.0")]
+
+
+def test_shared_totals_weigh_the_reference_to_the_canarys_mix() -> None:
+    # the new version runs mostly on a slow hardware class, the old one mostly on a fast
+    # one; per class both behave the same, so the reweighted sides match
+    keys = [
+        segment_key(device_model=model, model_version=version)
+        for version in ("2.2.0", "2.1.0")
+        for model in ("slow-class", "fast-class")
+    ]
+    segments = segments_frame(keys)
+    slow, fast = Profile(attempts=0, latency_median_ms=300.0), Profile(attempts=0)
+    window = sample_aggregates(
+        {
+            1: dataclasses.replace(slow, attempts=9_000),
+            2: dataclasses.replace(fast, attempts=1_000),
+            3: dataclasses.replace(slow, attempts=1_000),
+            4: dataclasses.replace(fast, attempts=9_000),
+        },
+        np.random.default_rng(0),
+    )
+    mine, theirs, shared = shared_totals(segments, window, [1, 2], [3, 4])
+    assert shared == 2
+    # the reference counts for its effective size: 10,000 attempts reweighted 9:1 count as
+    # (9,000 + 1,000)^2 / (9^2 * 1,000 + (1/9)^2 * 9,000) = about 1,220
+    assert theirs.column("attempts")[0] == pytest.approx(1e8 / (81_000 + 9_000 / 81))
+    # unweighted, the reference's median would sit near the fast class's 120 ms
+    p50 = [float(quantiles(a.latency, (0.5,), LATENCY_VALUES)[0, 0]) for a in (mine, theirs)]
+    assert p50[0] > 250
+    assert p50[1] == pytest.approx(p50[0], rel=0.05)
