@@ -211,14 +211,11 @@ def _with_onsets(
     start = to_unix(plan.window.end) - 2 * window_s
     start -= start % step
     stop = to_unix(plan.window.end)
+    labels = np.arange(start, stop, step)
+    # A segment's findings mostly share its series: read each once.
+    series_of: dict[tuple[tuple[str, str], ...], Aggregates] = {}
     out = []
     for segment in report.segments:
-        pending = [
-            f for f in segment.findings if f.kind in ("change", "silence") and f.test != "policy"
-        ]
-        if not pending:
-            out.append(segment)
-            continue
         dated = []
         for finding in segment.findings:
             if finding.kind not in ("change", "silence") or finding.test == "policy":
@@ -232,12 +229,13 @@ def _with_onsets(
             if not ids:
                 dated.append(finding)
                 continue
-            series = read_buckets(
-                conn, start=start, end=stop, step=step, segment_ids=ids, fleet=fleet
-            )
-            labels = np.arange(start, stop, step)
-            series = aggregates.reindex(series, labels)
-            dated.append(_dated(finding, series, labels, step))
+            ident = tuple(key.items())
+            if ident not in series_of:
+                read = read_buckets(
+                    conn, start=start, end=stop, step=step, segment_ids=ids, fleet=fleet
+                )
+                series_of[ident] = aggregates.reindex(read, labels)
+            dated.append(_dated(finding, series_of[ident], labels, step))
         out.append(dataclasses.replace(segment, findings=dated))
     return dataclasses.replace(report, segments=out)
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analytics import estimates, onset, silence
+from analytics import aggregates, estimates, onset, silence
 from analytics.aggregates import Aggregates, reindex
 from analytics.attribution import explain_change
 from analytics.baselines import Baseline, Period, Plan, span
@@ -149,7 +149,9 @@ class _Report:
         self.preceding = seg(observed.preceding)
         covered = [i for i, d in enumerate(observed.days) if d.column("attempts").sum() > 0]
         self.day_periods: list[Period] = [plan.days[i] for i in covered]
-        self.days = [seg(observed.days[i]) for i in covered]
+        #: The per-segment-id aggregates of the days that hold data, and the same grouped.
+        self.day_aggregates = [observed.days[i] for i in covered]
+        self.days = [seg(a) for a in self.day_aggregates]
         self.seasonal = not plan.explicit and len(self.days) >= settings.seasonal_min_days
         self.reference = seg(observed.reference) if observed.reference is not None else None
         self.escalation = "tier" not in self.by
@@ -323,7 +325,7 @@ class _Report:
         )
         frame = frame[(frame["child"] != "") & (frame["group"] >= 0)]
         if self.seasonal:
-            for k, d in enumerate(self.observed_days()):
+            for k, d in enumerate(self.day_aggregates):
                 frame[f"d{k}"] = reindex(d, ids[frame.index]).column("attempts")
         else:
             frame["b"] = reindex(self.observed.preceding, ids[frame.index]).column("attempts")
@@ -351,10 +353,6 @@ class _Report:
                       float(observed[r]), float(expected[r]), float(p[r]), "silence",
                       subject=((dim, str(children[r])),))
             )  # fmt: skip
-
-    def observed_days(self) -> list[Aggregates]:
-        covered = [i for i, d in enumerate(self.observed.days) if d.column("attempts").sum() > 0]
-        return [self.observed.days[i] for i in covered]
 
 
 def one_row_tests(
@@ -571,14 +569,7 @@ def _pooled(sides: Sequence[Segmented]) -> Segmented:
     return Segmented(
         first.by,
         first.keys,
-        Aggregates(
-            labels=first.aggs.labels,
-            sums=sum((s.aggs.sums for s in sides), np.zeros_like(first.aggs.sums)),
-            latency=sum((s.aggs.latency for s in sides), np.zeros_like(first.aggs.latency)),
-            confidence=sum(
-                (s.aggs.confidence for s in sides), np.zeros_like(first.aggs.confidence)
-            ),
-        ),
+        aggregates.combine([s.aggs for s in sides]),
         sum((s.local_requests for s in sides), np.zeros_like(first.local_requests)),
         sum((s.privacy_violations for s in sides), np.zeros_like(first.privacy_violations)),
     )
@@ -619,12 +610,7 @@ def _attribute(finding: Finding, i: int, report: _Report) -> Finding:
             return finding
         base = reindex(observed.reference, ids)
     elif finding.baseline.kind == "seasonal":
-        days = report.observed_days()
-        base = reindex(days[0], ids)
-        for d in days[1:]:
-            more = reindex(d, ids)
-            base = Aggregates(base.labels, base.sums + more.sums, base.latency + more.latency,
-                              base.confidence + more.confidence)  # fmt: skip
+        base = reindex(aggregates.combine(report.day_aggregates), ids)
     else:
         base = reindex(observed.preceding, ids)
     dims = [d for d in report.settings.attribution_dimensions if d not in report.by]
