@@ -6,9 +6,12 @@ in one transaction per few hours so that ingestion is never held up for long.
 Minute rollups are never deleted, so the hourly rows are a cache: readers take
 whole hours before the watermark from them and everything else from the minute
 rows (:func:`analytics.rollups.plan`). Attempts that arrive late for a compacted
-hour are picked up by the re-check of the last ``compaction_recheck_hours``
-hours, which rewrites every hour whose minute rows no longer add up to its
-hourly row.
+hour are picked up in two ways: the re-check of the last
+``compaction_recheck_hours`` hours rewrites every hour whose minute rows no
+longer add up to its hourly row, and older hours are rewritten when the
+collector has noted them in ``late_hours`` (a device that was offline for days).
+A note is removed in the transaction that rewrites its hour, and only in the
+version that was read, so a note made meanwhile is kept for the next pass.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Float, cast, delete, func, select
+from sqlalchemy import Connection, Engine, Float, and_, cast, delete, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from analytics.histograms import (
@@ -31,7 +34,7 @@ from analytics.rollups import HOUR, WATERMARK, read_watermark
 from collector import buckets
 from collector.db import WRITE
 from collector.rollup import SUM_COLUMNS
-from collector.schema import ANALYTICS_STATE, HOURLY_ROLLUPS, ROLLUPS
+from collector.schema import ANALYTICS_STATE, HOURLY_ROLLUPS, LATE_HOURS, ROLLUPS
 
 log = logging.getLogger(__name__)
 #: Hours written per transaction.
@@ -54,7 +57,14 @@ def compact(engine: Engine, *, now: int, grace_seconds: int = 300, recheck_hours
             if first is None:
                 return 0
             watermark = int(first) // HOUR * HOUR
+        notes = {
+            int(h): int(v)
+            for h, v in conn.execute(
+                select(LATE_HOURS.c.hour, LATE_HOURS.c.version).where(LATE_HOURS.c.hour < limit)
+            )
+        }
         stale = stale_hours(conn, start=max(watermark - recheck_hours * HOUR, 0), end=watermark)
+        stale = sorted({*stale, *(h for h in notes if h < watermark)})
         # Only hours with minute rows are written: a store idle for months costs nothing.
         hour = (ROLLUPS.c.minute // HOUR) * HOUR
         fresh = [
@@ -77,6 +87,18 @@ def compact(engine: Engine, *, now: int, grace_seconds: int = 300, recheck_hours
                 conn.execute(delete(HOURLY_ROLLUPS).where(HOURLY_ROLLUPS.c.hour.in_(chunk)))
                 if rows:
                     conn.execute(HOURLY_ROLLUPS.insert(), rows)
+                seen = [(h, notes[h]) for h in chunk if h in notes]
+                if seen:
+                    conn.execute(
+                        delete(LATE_HOURS).where(
+                            or_(
+                                *(
+                                    and_(LATE_HOURS.c.hour == h, LATE_HOURS.c.version == v)
+                                    for h, v in seen
+                                )
+                            )
+                        )
+                    )
                 _set_watermark(conn, max(watermark, max(chunk) + HOUR))
     if limit > watermark:
         with engine.connect() as conn:

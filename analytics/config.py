@@ -257,8 +257,9 @@ class AnalyticsSettings(Section):
     )
     compaction_recheck_hours: int = Field(
         default=24,
-        ge=0,
-        description="Compacted hours re-checked for late attempts on every compaction pass.",
+        ge=1,
+        description="Compacted hours re-checked for late attempts on every compaction pass; "
+        "older hours are rewritten when the collector notes late attempts for them.",
     )
 
     _metrics = field_validator("thresholds")(_check_metrics)

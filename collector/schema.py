@@ -214,6 +214,20 @@ class AnalyticsState(Base):
     value: Mapped[int] = mapped_column(BigInteger)
 
 
+class LateHour(Base):
+    """An hour that received attempts after it had ended, for compaction to fold in again.
+
+    The collector notes every hour older than the previous one that a request adds
+    rollups to; ``version`` grows with every note, so a compaction pass removes
+    only the notes it has seen.
+    """
+
+    __tablename__ = "late_hours"
+
+    hour: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, server_default="1")
+
+
 class Device(Base):
     """The last known state of one device for one model, for version drift."""
 
@@ -404,6 +418,7 @@ ATTEMPTS = _table(Attempt)
 ROLLUPS = _table(Rollup)
 HOURLY_ROLLUPS = _table(HourlyRollup)
 ANALYTICS_STATE = _table(AnalyticsState)
+LATE_HOURS = _table(LateHour)
 DEVICES = _table(Device)
 INGEST_STATS = _table(IngestStat)
 DROPPED_ATTRIBUTES = _table(DroppedAttribute)

@@ -34,7 +34,7 @@ from collector.rollup import (
     build_rollups,
     segment_key,
 )
-from collector.schema import DEVICES, DROPPED_ATTRIBUTES, INGEST_STATS, ROLLUPS
+from collector.schema import DEVICES, DROPPED_ATTRIBUTES, INGEST_STATS, LATE_HOURS, ROLLUPS
 from collector.sqlite_writer import SQLiteWriter
 from collector.writer import Writer
 
@@ -79,6 +79,7 @@ _STAT_COLUMNS = (
     "dropped_attributes",
 )
 _RETRIES = 3
+_HOUR = 3600
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,15 @@ class Store:
             engine,
         )
 
+        late = LATE_HOURS
+        ins = dialect_insert(late)
+        self._note_late_hours = _DriverStatement(
+            ins.on_conflict_do_update(
+                index_elements=["hour"], set_={"version": late.c.version + ins.excluded.version}
+            ),
+            engine,
+        )
+
         dropped = DROPPED_ATTRIBUTES
         ins = dialect_insert(dropped)
         self._upsert_dropped = _DriverStatement(
@@ -217,6 +227,7 @@ class Store:
                     rollups = build_rollups(rows, segment_ids)
                     devices = build_devices(rows)
                 self._upsert_rollups.run(conn, rollups)
+                self._note_late_hours.run(conn, _late_hours(rollups, received_ns))
                 self._upsert_devices.run(conn, devices)
                 self._count(conn, batch, rows, received_ns)
         return len(rows)
@@ -278,6 +289,17 @@ class Store:
                     cursor.close()
         self._segment_ids.update(found)
         return self._segment_ids
+
+
+def _late_hours(rollups: list[dict[str, Any]], received_ns: int) -> list[dict[str, Any]]:
+    """The hours before the previous one that ``rollups`` add to, noted for compaction.
+
+    Compaction re-checks its last few hours anyway; older hours are rewritten only
+    when noted here, so attempts held back on a device for days still reach them.
+    """
+    before = received_ns // 1_000_000_000 // _HOUR * _HOUR - _HOUR
+    hours = {row["minute"] // _HOUR * _HOUR for row in rollups if row["minute"] < before}
+    return [{"hour": hour, "version": 1} for hour in sorted(hours)]
 
 
 def _is_conflict(exc: Exception) -> bool:

@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
+from analytics import compaction
 from analytics.compaction import closed_before, compact, stale_hours
 from analytics.rollups import HOUR, read_aggregates, read_watermark
 from collector.normalise import AttemptRow
 from collector.rollup import HISTOGRAM_COLUMNS, SUM_COLUMNS
-from collector.schema import HOURLY_ROLLUPS, ROLLUPS
+from collector.schema import HOURLY_ROLLUPS, LATE_HOURS, ROLLUPS
 from tests.analytics.attempts import attempt, store
 
 H = HOUR
@@ -191,11 +192,6 @@ def test_the_recheck_covers_the_last_recheck_hours(engine: Engine, hours_late: i
     assert _hourly(engine) == _minute_sums(engine)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an attempt arriving more than compaction_recheck_hours late is stored in the "
-    "minute rollups but never folded into its hourly row, so reports over that hour miss it",
-)
 def test_attempts_later_than_the_recheck_still_reach_reports(engine: Engine) -> None:
     store(engine, [attempt(T0 + 60)], received=T0 + 120)
     assert compact(engine, now=T0 + 48 * H + 600) == 1
@@ -207,3 +203,59 @@ def test_attempts_later_than_the_recheck_still_reach_reports(engine: Engine) -> 
         minutes = read_aggregates(conn, start=T0, end=T0 + H, use_watermark=False)
     assert minutes.column("attempts").tolist() == [2.0]
     assert compacted.column("attempts").tolist() == [2.0]
+    with engine.connect() as conn:
+        assert conn.execute(select(LATE_HOURS)).all() == []  # the note is gone once folded
+
+
+def _notes(engine: Engine) -> list[tuple[int, int]]:
+    with engine.connect() as conn:
+        return [
+            (int(h), int(v))
+            for h, v in conn.execute(
+                select(LATE_HOURS.c.hour, LATE_HOURS.c.version).order_by(LATE_HOURS.c.hour)
+            )
+        ]
+
+
+def test_the_collector_notes_hours_before_the_previous_one(engine: Engine) -> None:
+    received = T0 + 3 * H + 700  # 13:11:40
+    store(
+        engine,
+        [
+            attempt(T0 + 3 * H + 5),  # 13:00, the current hour: not noted
+            attempt(T0 + 2 * H + 5),  # 12:00, the previous hour: the re-check covers it
+            attempt(T0 + H + 5),  # 11:00: noted
+            attempt(T0 + 20 * 60, shadow=True),  # 10:20, shadow: noted
+            attempt(T0 + 40 * 60),  # 10:40, the same hour: one note
+        ],
+        received=received,
+    )
+    assert _notes(engine) == [(T0, 1), (T0 + H, 1)]
+    store(engine, [attempt(T0 + 50 * 60)], received=received + 1)
+    assert _notes(engine) == [(T0, 2), (T0 + H, 1)]
+
+
+def test_a_note_made_during_a_pass_is_kept_for_the_next(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store(engine, [attempt(T0 + 60)], received=T0 + 120)
+    assert compact(engine, now=T0 + 48 * H + 600, recheck_hours=2) == 1
+    store(engine, [attempt(T0 + 120)], received=T0 + 48 * H + 700)
+    assert _notes(engine) == [(T0, 1)]
+    # another late attempt is noted after the pass read version 1, before it commits
+    with engine.begin() as conn:
+        conn.execute(LATE_HOURS.update().values(version=LATE_HOURS.c.version + 1))
+    original = compaction._hour_rows
+
+    def rows_then_note(conn: Any, hours: Any) -> list[dict[str, Any]]:
+        rows = original(conn, hours)
+        store(engine, [attempt(T0 + 180)], received=T0 + 48 * H + 710)
+        return rows
+
+    monkeypatch.setattr(compaction, "_hour_rows", rows_then_note)
+    assert compact(engine, now=T0 + 48 * H + 720, recheck_hours=2) == 1
+    monkeypatch.undo()
+    assert _notes(engine) == [(T0, 3)]  # the pass saw version 2; the note made after it stays
+    assert compact(engine, now=T0 + 48 * H + 780, recheck_hours=2) == 1
+    assert _notes(engine) == []
+    assert _hourly(engine) == _minute_sums(engine)
