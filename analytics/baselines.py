@@ -3,7 +3,10 @@
 Pure. A window is compared with the same hours of earlier days (and of the same
 weekday in earlier weeks) when the store holds them, so that a segment's usual
 rhythm over the day is its baseline; the period right before the window serves
-segments with too little history and reports given an explicit baseline. Drift
+segments with too little history and reports given an explicit baseline. Without
+an explicit baseline that period is also read in slices of the window's length
+(:func:`preceding_slices`), so that how much the hours before the window differ
+among themselves (night and day) counts as noise while history is short. Drift
 compares the window with a long-ago reference: the same hours a week earlier by
 default, or the same hours of each day of a period pinned per fleet.
 """
@@ -19,6 +22,8 @@ from analytics.durations import from_unix, to_unix
 from analytics.times import Time
 
 DAY = 86_400
+#: The period before the window is cut into at most this many slices.
+MAX_SLICES = 24
 #: Reference periods pinned per fleet are read for at most this many days.
 MAX_REFERENCE_DAYS = 28
 
@@ -61,7 +66,9 @@ class Plan:
     when the window is longer than a day); ``preceding`` is the period right
     before the window; ``explicit`` says the report was given its baseline, so
     every change is judged against ``preceding``; ``reference`` are the drift
-    reference periods by fleet (``None``: the default for every other fleet).
+    reference periods by fleet (``None``: the default for every other fleet);
+    ``slices`` cut ``preceding`` into pieces, newest first (empty with an
+    explicit baseline).
     """
 
     window: Period
@@ -69,6 +76,7 @@ class Plan:
     explicit: bool
     days: tuple[Period, ...]
     reference: Mapping[str | None, tuple[Period, ...]]
+    slices: tuple[Period, ...] = ()
 
 
 def cut_to_minute(end: datetime) -> datetime:
@@ -108,7 +116,25 @@ def plan_report(
         reference[None] = (on_earlier_day(judged, int(drift_after.total_seconds())),)
     for fleet, (start, stop_at) in (pinned or {}).items():
         reference[fleet] = pinned_periods(judged, start, stop_at)
-    return Plan(judged, preceding, baseline is not None, days, reference)
+    slices = () if baseline is not None else preceding_slices(judged, preceding)
+    return Plan(judged, preceding, baseline is not None, days, reference, slices)
+
+
+def preceding_slices(window: Period, preceding: Period) -> tuple[Period, ...]:
+    """``preceding`` cut into slices as long as the window, newest first.
+
+    At most :data:`MAX_SLICES`: a short window gets longer slices (whole minutes).
+    What is left at the start of ``preceding`` is not read as a slice.
+    """
+    length = max(window.seconds, preceding.seconds // MAX_SLICES // 60 * 60)
+    count = min(preceding.seconds // length, MAX_SLICES)
+    return tuple(
+        Period(
+            preceding.end - timedelta(seconds=(i + 1) * length),
+            preceding.end - timedelta(seconds=i * length),
+        )
+        for i in range(count)
+    )
 
 
 def on_earlier_day(window: Period, seconds: int) -> Period:

@@ -149,12 +149,16 @@ def health_report(
             mine = aggregates.reindex(pooled(periods), ids)
             others = np.setdiff1d(reference.labels, ids)
             reference = aggregates.combine([aggregates.reindex(reference, others), mine])
+    # The slices of the period before the window are needed only while the calendar is short.
+    covered = sum(1 for d in days if d.column("attempts").sum() > 0)
+    slices = tuple(read(p) for p in plan.slices) if covered < settings.seasonal_min_days else ()
     observed = Observed(
         segments=segments,
         window=read(plan.window),
         preceding=read(plan.preceding),
         days=days,
         reference=reference,
+        slices=slices,
     )
     allowed = privacy.allowed_tiers if privacy is not None else None
     report = evaluate_health(

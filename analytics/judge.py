@@ -46,6 +46,8 @@ from analytics.wording import AGAINST, ago, comparison_text, silence_text
 
 #: Dimensions whose values come and go with rollouts: their segments are not judged silent.
 VERSION_DIMENSIONS = ("model_version", "app_version")
+#: Fewest slices with data for the period before the window to be judged by its slices.
+MIN_SLICES = 3
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,8 @@ class Observed:
 
     ``days`` follow :attr:`Plan.days`; ``reference`` is each segment's drift
     reference (its fleet's own where one is pinned) added up over the
-    reference's days, ``None`` without one.
+    reference's days, ``None`` without one; ``slices`` follow :attr:`Plan.slices`
+    (empty when the calendar serves).
     """
 
     segments: pd.DataFrame
@@ -62,6 +65,7 @@ class Observed:
     preceding: Aggregates
     days: tuple[Aggregates, ...] = ()
     reference: Aggregates | None = None
+    slices: tuple[Aggregates, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -153,6 +157,9 @@ class _Report:
         self.day_aggregates = [observed.days[i] for i in covered]
         self.days = [seg(a) for a in self.day_aggregates]
         self.seasonal = not plan.explicit and len(self.days) >= settings.seasonal_min_days
+        sliced = [a for a in observed.slices if a.column("attempts").sum() > 0]
+        #: The slices of the period before the window, grouped, while the calendar is short.
+        self.slices = [seg(a) for a in sliced] if not self.seasonal else []
         self.reference = seg(observed.reference) if observed.reference is not None else None
         self.escalation = "tier" not in self.by
         n = len(self.groups.keys)
@@ -228,6 +235,22 @@ class _Report:
                 use_days = enough_w & (spread.days >= self.settings.seasonal_min_days)
                 assert self.seasonal_baseline is not None
                 self.add(use_days, metric, "change", self.seasonal_baseline, w, seasonal)
+        if len(self.slices) >= MIN_SLICES:
+            # Short history: the window against the slices of the period before it, so
+            # that a peak no worse than the day's other hours stays within their spread.
+            pieces = [estimate(metric, a.aggs, local_requests=self.local(a)) for a in self.slices]
+            floor = np.full(len(self.attempts), self.sizes.day)
+            usable = np.stack(
+                [
+                    self.sizes.enough(metric, e, a.aggs.column("attempts"), floor)
+                    for e, a in zip(pieces, self.slices, strict=True)
+                ]
+            )
+            hours = day_spread(pieces, usable)
+            sliced = against_days(w, hours, min_days=MIN_SLICES, logged=kind == "percentile")
+            use_slices = enough_w & (hours.days >= MIN_SLICES) & ~use_days
+            self.add(use_slices, metric, "change", self.preceding_baseline, w, sliced)
+            use_days = use_days | use_slices
         b = estimate(metric, self.preceding.aggs, local_requests=self.local(self.preceding))
         b_attempts = self.preceding.aggs.column("attempts")
         enough_b = self.sizes.enough(metric, b, b_attempts, self.sizes.baseline)

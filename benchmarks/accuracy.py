@@ -19,20 +19,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from analytics.config import AnalyticsSettings
 from analytics.health import evaluate_health
-from tests.analytics.week import GROUPINGS, SCENARIOS, found, observe, touches
+from tests.analytics.week import GROUPINGS, HISTORY_DAYS, SCENARIOS, found, observe, touches
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=40, help="seeds per scenario (default 40)")
     parser.add_argument("--first-seed", type=int, default=1000, help="first seed (default 1000)")
+    parser.add_argument(
+        "--history-days",
+        type=float,
+        default=HISTORY_DAYS,
+        help=f"days of data before the window ends (default {HISTORY_DAYS}; under 4 the "
+        "calendar is too short and the period before the window is judged by its slices)",
+    )
     args = parser.parse_args()
     settings = AnalyticsSettings()
     print(f"{'scenario':9} {'grouping':34} {'found':>8} {'flagged':>14}")
     for name, scenario in SCENARIOS.items():
         tallies = {by: Counter() for by in GROUPINGS}
         for seed in range(args.first_seed, args.first_seed + args.seeds):
-            observed, plan = observe(scenario, seed=seed, settings=settings)
+            observed, plan = observe(
+                scenario, seed=seed, settings=settings, history_days=args.history_days
+            )
             for by in GROUPINGS:
                 report = evaluate_health(observed, plan, by=by, fleet=None, settings=settings)
                 tally = tallies[by]

@@ -160,14 +160,19 @@ def _period(scenario: Scenario, start: datetime, hours: int, rng: np.random.Gene
     return aggregates.combine(parts)
 
 
-def observe(scenario: Scenario, *, seed: int,
-            settings: AnalyticsSettings | None = None) -> tuple[Observed, Plan]:  # fmt: skip
-    """Every period the report on the last day's busiest hour reads, drawn for ``seed``."""
+def observe(scenario: Scenario, *, seed: int, settings: AnalyticsSettings | None = None,
+            history_days: float = HISTORY_DAYS) -> tuple[Observed, Plan]:  # fmt: skip
+    """Every period the report on the last day's busiest hour reads, drawn for ``seed``.
+
+    ``history_days`` is how long the store has held data before the window ends;
+    with fewer than ``seasonal_min_days`` earlier days the period before the window
+    is drawn hour by hour, as its slices, like :func:`analytics.health.health_report`.
+    """
     settings = settings or AnalyticsSettings()
     rng = np.random.default_rng(seed)
     effects: dict[tuple[str, ...], np.ndarray] = {}
     plan = plan_for(END, window=WINDOW, baseline=None, settings=settings)
-    history_start = END - timedelta(days=HISTORY_DAYS)
+    history_start = END - timedelta(days=history_days)
 
     def read(start: datetime, hours: int, step: int = 1) -> Aggregates:
         if start < history_start:
@@ -175,10 +180,15 @@ def observe(scenario: Scenario, *, seed: int,
         return _period(scenario, start, hours, rng, effects, step=step)
 
     days = tuple(read(p.start, 1) for p in plan.days)
-    # The day before the window, in three-hour steps drawn at each step's middle hour.
-    preceding = aggregates.combine(
-        [read(plan.preceding.start + timedelta(hours=3 * k), 3, step=3) for k in range(8)]
-    )
+    slices: tuple[Aggregates, ...] = ()
+    if sum(d.column("attempts").sum() > 0 for d in days) < settings.seasonal_min_days:
+        slices = tuple(read(p.start, p.seconds // 3600) for p in plan.slices)
+        preceding = aggregates.combine(slices)
+    else:
+        # The day before the window, in three-hour steps drawn at each step's middle hour.
+        preceding = aggregates.combine(
+            [read(plan.preceding.start + timedelta(hours=3 * k), 3, step=3) for k in range(8)]
+        )
     reference_period = plan.reference[None][0]
     by_start = {p.start: d for p, d in zip(plan.days, days, strict=True)}
     observed = Observed(
@@ -187,15 +197,17 @@ def observe(scenario: Scenario, *, seed: int,
         preceding=preceding,
         days=days,
         reference=by_start.get(reference_period.start, read(reference_period.start, 1)),
+        slices=slices,
     )
     return observed, plan
 
 
 def report(scenario: Scenario, *, by: tuple[str, ...], seed: int,
-           settings: AnalyticsSettings | None = None) -> HealthReport:  # fmt: skip
-    """The health report of the last day's busiest hour, with the calendar baseline."""
+           settings: AnalyticsSettings | None = None,
+           history_days: float = HISTORY_DAYS) -> HealthReport:  # fmt: skip
+    """The health report of the last day's busiest hour, with the best baseline the history allows."""
     settings = settings or AnalyticsSettings()
-    observed, plan = observe(scenario, seed=seed, settings=settings)
+    observed, plan = observe(scenario, seed=seed, settings=settings, history_days=history_days)
     return evaluate_health(observed, plan, by=by, fleet=None, settings=settings)
 
 
