@@ -98,10 +98,10 @@ class BodyReads:
         self.reading += 1
         held = 0
         try:
-            limit = self.max_body_bytes
-            _check_declared_length(request, limit)
-            chunks = bytearray()
             try:
+                limit = self.max_body_bytes
+                _check_declared_length(request, limit)
+                chunks = bytearray()
                 async with asyncio.timeout(self.timeout):
                     async for chunk in request.stream():
                         chunks += chunk
