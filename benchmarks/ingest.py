@@ -229,8 +229,9 @@ def main() -> None:
     parser.add_argument(
         "--ingest-workers",
         type=int,
-        default=0,
-        help="ingest worker processes of the server (collector.ingest_workers)",
+        default=None,
+        help="ingest worker processes of the server (collector.ingest_workers; "
+        "default: unset, what plain tierwatch serve does)",
     )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
@@ -240,11 +241,9 @@ def main() -> None:
     sent = len(bodies) * args.batch
     log_path = Path(tempfile.mkdtemp(prefix="tierwatch-bench-")) / "server.log"
     with scratch_database(args.backend, args.postgres) as url, open(log_path, "wb") as log:
-        env = {
-            **os.environ,
-            "TIERWATCH_DATABASE_URL": url,
-            "TIERWATCH_COLLECTOR__INGEST_WORKERS": str(args.ingest_workers),
-        }
+        env = {**os.environ, "TIERWATCH_DATABASE_URL": url}
+        if args.ingest_workers is not None:
+            env["TIERWATCH_COLLECTOR__INGEST_WORKERS"] = str(args.ingest_workers)
         server = subprocess.Popen(
             [
                 sys.executable,
@@ -310,7 +309,8 @@ def main() -> None:
         print(
             f"{args.backend}: {figures['spans_per_second']:,} spans/s stored "
             f"({timed:,} spans in {elapsed:.1f} s, {args.workers} server process(es) with "
-            f"{args.ingest_workers} ingest worker(s), "
+            f"{'default' if args.ingest_workers is None else args.ingest_workers} "
+            "ingest worker(s), "
             f"{args.senders} senders, "
             f"{args.batch} spans/request); request latency p50 {latency['p50']} ms, "
             f"p95 {latency['p95']} ms, p99 {latency['p99']} ms; "

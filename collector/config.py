@@ -7,6 +7,8 @@ composition root that assembles them.
 
 from __future__ import annotations
 
+import os
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from collector.schema import TIERS
@@ -68,15 +70,49 @@ class CollectorSettings(Section):
         default_factory=list,
         description="Extra span or resource attribute keys to keep, in the extra column.",
     )
-    ingest_workers: int = Field(
-        default=0,
+    body_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description=(
+            "Time a request body may take to arrive, from the end of its headers; a slower "
+            "one is answered 408. Bodies are read before a processing slot is taken."
+        ),
+    )
+    max_concurrent_reads: int = Field(
+        default=256,
+        ge=1,
+        description="Request bodies being received at once; beyond that the collector answers 503.",
+    )
+    max_buffered_bytes: int = Field(
+        default=512 * 1024 * 1024,
+        ge=1024,
+        description=(
+            "Bytes of request bodies held at once (received and not yet answered); beyond "
+            "that the collector answers 503. Keep it above max_body_bytes."
+        ),
+    )
+    ingest_workers: int | None = Field(
+        default=None,
         ge=0,
         le=64,
         description=(
             "Processes that decode, validate and store export requests; 0 does it in "
-            "threads of the server process. Set it to the number of cores for throughput."
+            "threads of the server process. Unset: min(cores, 4) where the machine has "
+            "more than one core and the server runs as one process (server.workers = 1), else 0."
         ),
     )
+
+    def ingest_processes(self, *, server_processes: int = 1, cpu_count: int | None = None) -> int:
+        """The ingest worker processes to start: the setting, or the automatic choice.
+
+        Automatic: one per core up to four, where there is more than one core; none
+        when several server processes already share the cores.
+        """
+        if self.ingest_workers is not None:
+            return self.ingest_workers
+        cores = (os.cpu_count() if cpu_count is None else cpu_count) or 1
+        return min(cores, 4) if cores > 1 and server_processes == 1 else 0
+
     retention_days: int = Field(
         default=30, ge=1, description="Raw attempts older than this are deleted; rollups stay."
     )

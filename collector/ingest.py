@@ -9,7 +9,7 @@ and the answer is one :class:`Outcome`.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTracePartialSuccess,
@@ -43,6 +43,8 @@ class Outcome:
     duplicates: int
     rejected: int
     dropped_attributes: int
+    #: Rejected spans by reason code (:data:`collector.normalise.REJECTION_REASONS`).
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
 
 
 class Ingestor:
@@ -80,4 +82,5 @@ class Ingestor:
             duplicates=result.duplicates,
             rejected=batch.rejected,
             dropped_attributes=batch.dropped_attributes,
+            rejected_by_reason=dict(batch.rejected_by_code),
         )

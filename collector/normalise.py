@@ -8,7 +8,8 @@ dropped here, before anything reaches the store, and counted by key.
 
 What a resource gives all its spans is worked out once per ResourceSpans. The
 contract's rules are the entries of :data:`IDENTITY_CHECKS` and
-:data:`CONTRACT_CHECKS`, each a predicate and the rejection reason it reports.
+:data:`CONTRACT_CHECKS`, each a predicate, the reason code it counts under and the
+rejection reason it reports.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from collector.schema import TIERS
 INFERENCE_SPAN = "hybrid.inference"
 STATUS_CODE_ERROR = 2
 MAX_STRING = 256
+#: The rejection reason code of a contract attribute whose type cannot be coerced.
+WRONG_TYPE = "wrong_type"
 
 #: Resource attribute key -> attempt column.
 RESOURCE_ATTRIBUTES = {
@@ -151,6 +154,8 @@ class Batch:
     other_spans: int = 0
     #: reason -> (count, hex span id of the first span rejected for it)
     rejections: dict[str, list[Any]] = field(default_factory=dict)
+    #: reason code -> spans rejected for it
+    rejected_by_code: Counter[str] = field(default_factory=Counter)
     #: (fleet, attribute key) -> times dropped
     dropped: Counter[tuple[str, str]] = field(default_factory=Counter)
     fleets: dict[str, FleetCounts] = field(default_factory=dict)
@@ -163,7 +168,8 @@ class Batch:
     def dropped_attributes(self) -> int:
         return sum(self.dropped.values())
 
-    def reject(self, reason: str, span_id: bytes) -> None:
+    def reject(self, reason: str, span_id: bytes, code: str) -> None:
+        self.rejected_by_code[code] += 1
         entry = self.rejections.get(reason)
         if entry is None:
             self.rejections[reason] = [1, span_id.hex()]
@@ -182,7 +188,11 @@ class Batch:
 
 
 class _Invalid(Exception):
-    """A span breaks the telemetry contract; the message says how."""
+    """A span breaks the telemetry contract; the message says how, ``code`` which rule."""
+
+    def __init__(self, message: str, code: str = WRONG_TYPE) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def _value(any_value: Any) -> Any:
@@ -281,44 +291,56 @@ def _outside(column: str, lowest: float, highest: float = math.inf) -> Check:
 
 #: Identity rules, checked before the attributes are read: a span that breaks one
 #: has none of its attributes read, so none is counted as dropped.
-IDENTITY_CHECKS: tuple[tuple[Check, str], ...] = (
+IDENTITY_CHECKS: tuple[tuple[Check, str, str], ...] = (
     (
         lambda fields, _: len(fields["trace_id"]) != 16 or fields["trace_id"] == _ZERO_TRACE_ID,
+        "invalid_trace_id",
         "invalid trace_id (must be 16 bytes, not all zero)",
     ),
     (
         lambda fields, _: len(fields["span_id"]) != 8 or fields["span_id"] == _ZERO_SPAN_ID,
+        "invalid_span_id",
         "invalid span_id (must be 8 bytes, not all zero)",
     ),
 )
 
 #: The rest of the contract, on typed attributes. A span is rejected with the reason
 #: of the first rule it breaks, in this order.
-CONTRACT_CHECKS: tuple[tuple[Check, str], ...] = (
-    (lambda fields, _: not fields["tier"], "missing hybrid.tier"),
+CONTRACT_CHECKS: tuple[tuple[Check, str, str], ...] = (
+    (lambda fields, _: not fields["tier"], "missing_tier", "missing hybrid.tier"),
     (
         lambda fields, _: fields["tier"] not in TIERS,
+        "unknown_tier",
         "unknown hybrid.tier (must be device, edge or cloud)",
     ),
-    (lambda fields, _: not fields["task"], "missing hybrid.task"),
+    (lambda fields, _: not fields["task"], "missing_task", "missing hybrid.task"),
     (
         lambda fields, _: fields["start_time_unix_nano"] == 0 or fields["end_time_unix_nano"] == 0,
+        "missing_time",
         "missing start or end time",
     ),
     (
         lambda fields, _: fields["end_time_unix_nano"] < fields["start_time_unix_nano"],
+        "negative_duration",
         "negative duration (end before start)",
     ),
     (
         lambda fields, resource: fields["start_time_unix_nano"] > resource.latest_start,
+        "future_timestamp",
         "timestamp in the future",
     ),
-    (_outside("confidence", 0.0, 1.0), "hybrid.confidence outside 0..1"),
-    (_outside("quality", 0.0, 1.0), "hybrid.quality outside 0..1"),
-    (_outside("energy_mj", 0.0), "negative hybrid.energy_mj"),
-    (_outside("attempt", 1), "hybrid.attempt must be 1 or more"),
-    (_outside("input_tokens", 0), "negative gen_ai.usage.input_tokens"),
-    (_outside("output_tokens", 0), "negative gen_ai.usage.output_tokens"),
+    (_outside("confidence", 0.0, 1.0), "confidence_range", "hybrid.confidence outside 0..1"),
+    (_outside("quality", 0.0, 1.0), "quality_range", "hybrid.quality outside 0..1"),
+    (_outside("energy_mj", 0.0), "negative_energy", "negative hybrid.energy_mj"),
+    (_outside("attempt", 1), "attempt_range", "hybrid.attempt must be 1 or more"),
+    (_outside("input_tokens", 0), "negative_tokens", "negative gen_ai.usage.input_tokens"),
+    (_outside("output_tokens", 0), "negative_tokens", "negative gen_ai.usage.output_tokens"),
+)
+
+#: Every rejection reason code, for the rejected-span metric: the checks' codes and
+#: ``wrong_type`` (a contract attribute of the wrong type).
+REJECTION_REASONS: tuple[str, ...] = tuple(
+    dict.fromkeys([code for _, code, _ in IDENTITY_CHECKS + CONTRACT_CHECKS] + [WRONG_TYPE])
 )
 
 
@@ -358,7 +380,7 @@ class Normaliser:
                         row = self._attempt(span, resource)
                     except _Invalid as exc:
                         counts.rejected += 1
-                        batch.reject(str(exc), span.span_id)
+                        batch.reject(str(exc), span.span_id, exc.code)
                         continue
                     batch.attempts.append(row)
             for key, count in resource.dropped.items():
@@ -404,9 +426,9 @@ class Normaliser:
         fields["span_id"] = span.span_id
         fields["start_time_unix_nano"] = span.start_time_unix_nano
         fields["end_time_unix_nano"] = span.end_time_unix_nano
-        for identity_breaks, reason in IDENTITY_CHECKS:
+        for identity_breaks, code, reason in IDENTITY_CHECKS:
             if identity_breaks(fields, resource):
-                raise _Invalid(reason)
+                raise _Invalid(reason, code)
         dropped = resource.dropped
         extra: dict[str, Any] = {}
         for kv in span.attributes:
@@ -441,9 +463,9 @@ class Normaliser:
             for link in span.links:
                 for kv in link.attributes:
                     dropped[kv.key] += 1
-        for contract_breaks, reason in CONTRACT_CHECKS:
+        for contract_breaks, code, reason in CONTRACT_CHECKS:
             if contract_breaks(fields, resource):
-                raise _Invalid(reason)
+                raise _Invalid(reason, code)
 
         tier = fields["tier"]
         privacy = fields["privacy"]

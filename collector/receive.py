@@ -1,16 +1,18 @@
 """``POST /v1/traces``: the OTLP/HTTP receiver, and the one place errors become HTTP.
 
-Each request is authenticated, admitted (a bounded number run at once and a
-bounded number wait; the rest are told to retry) and read up to the size cap;
-then :class:`collector.ingest.Ingestor` decodes, normalises and stores it, in a
-worker thread or in an ingest worker process (:mod:`collector.workers`). The
-answer is sent only after the transaction commits.
+Each request is authenticated, then its body is read, up to the size cap and
+within a deadline (:class:`BodyReads`: a bounded number of bodies and bytes at
+once; a body too slow is answered 408), and only then admitted (:class:`Admission`:
+a bounded number run at once and a bounded number wait; the rest are told to
+retry), so that slow senders never hold a processing slot. Then
+:class:`collector.ingest.Ingestor` decodes, normalises and stores it, in a worker
+thread or in an ingest worker process (:mod:`collector.workers`). The answer is
+sent only after the transaction commits.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -24,16 +26,16 @@ from collector import decode
 from collector.auth import Principal
 from collector.errors import (
     BadRequest,
+    BodyTimeout,
     Forbidden,
     IngestError,
     Overloaded,
     PayloadTooLarge,
     QueueFull,
+    TooManyReads,
 )
 from collector.ingest import Export, Ingestor, Outcome
 from collector.telemetry import CollectorMetrics
-
-log = logging.getLogger(__name__)
 
 Authenticate = Callable[[str | None], Principal]
 
@@ -68,6 +70,61 @@ class Admission:
             self._slots.release()
 
 
+class BodyReads:
+    """Bounds the request bodies being received: how many at once, their bytes, their time.
+
+    A body is read before its request is admitted, so a sender that trickles its
+    body (a phone on a bad network, or a slowloris) holds one of ``concurrent``
+    read slots and the bytes it sent, never a processing slot. Memory is bounded
+    by ``max_buffered_bytes`` over every body read and not yet answered, whatever
+    each one declares.
+    """
+
+    def __init__(
+        self, *, concurrent: int, max_buffered_bytes: int, timeout: float, max_body_bytes: int
+    ) -> None:
+        self.concurrent = concurrent
+        self.max_buffered_bytes = max_buffered_bytes
+        self.timeout = timeout
+        self.max_body_bytes = max_body_bytes
+        self.reading = 0
+        self.buffered = 0
+
+    @asynccontextmanager
+    async def body(self, request: Request) -> AsyncIterator[bytes]:
+        """The raw body, read within the deadline; its bytes count until the block ends."""
+        if self.reading >= self.concurrent:
+            raise TooManyReads()
+        self.reading += 1
+        held = 0
+        try:
+            try:
+                limit = self.max_body_bytes
+                _check_declared_length(request, limit)
+                chunks = bytearray()
+                async with asyncio.timeout(self.timeout):
+                    async for chunk in request.stream():
+                        chunks += chunk
+                        held += len(chunk)
+                        self.buffered += len(chunk)
+                        if len(chunks) > limit:
+                            raise PayloadTooLarge(f"request body is larger than {limit} bytes")
+                        if self.buffered > self.max_buffered_bytes:
+                            raise TooManyReads(
+                                "the collector holds too many request bodies; retry later"
+                            )
+            except TimeoutError as exc:
+                raise BodyTimeout(
+                    f"the request body did not arrive within {self.timeout:g} s; "
+                    "send it again on a better connection"
+                ) from exc
+            finally:
+                self.reading -= 1
+            yield bytes(chunks)
+        finally:
+            self.buffered -= held
+
+
 Ingest = Callable[[Export], Awaitable[Outcome]]
 
 
@@ -83,17 +140,8 @@ class Receiver:
     authenticate: Authenticate
     metrics: CollectorMetrics
     admission: Admission
-    max_body_bytes: int
+    reads: BodyReads
     retry_after_seconds: int
-
-    def record(self, outcome: Outcome) -> None:
-        """Count one processed request in the collector's own metrics."""
-        self.metrics.batch_size.record(outcome.spans_received)
-        self.metrics.spans_received.add(outcome.spans_received)
-        self.metrics.spans_stored.add(outcome.stored)
-        self.metrics.spans_duplicate.add(outcome.duplicates)
-        self.metrics.spans_rejected.add(outcome.rejected)
-        self.metrics.attributes_dropped.add(outcome.dropped_attributes)
 
 
 def in_thread(ingestor: Ingestor) -> Ingest:
@@ -105,8 +153,8 @@ def in_thread(ingestor: Ingestor) -> Ingest:
     return ingest
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The raw body, refused with 413 as soon as it passes ``limit`` bytes."""
+def _check_declared_length(request: Request, limit: int) -> None:
+    """Refuse with 413 a body whose Content-Length already says it is over ``limit``."""
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
@@ -115,12 +163,6 @@ async def _read_body(request: Request, limit: int) -> bytes:
             raise BadRequest("Content-Length is not a number") from exc
         if size > limit:
             raise PayloadTooLarge(f"request body is larger than {limit} bytes")
-    chunks = bytearray()
-    async for chunk in request.stream():
-        chunks += chunk
-        if len(chunks) > limit:
-            raise PayloadTooLarge(f"request body is larger than {limit} bytes")
-    return bytes(chunks)
 
 
 def build_router(receiver: Receiver) -> APIRouter:
@@ -159,6 +201,7 @@ def build_router(receiver: Receiver) -> APIRouter:
             400: {"description": "Undecodable body (google.rpc.Status)"},
             401: {"description": "Missing or unknown token"},
             403: {"description": "Token may not ingest"},
+            408: {"description": "Body not received within collector.body_timeout_seconds"},
             413: {"description": "Body too large after decompression"},
             415: {"description": "Unsupported Content-Type or Content-Encoding"},
             429: {"description": "Too many requests waiting; see Retry-After"},
@@ -174,6 +217,7 @@ def build_router(receiver: Receiver) -> APIRouter:
         started = time.perf_counter()
         encoding: decode.Encoding = "json"
         status = 200
+        refused: str | None = None
         try:
             # The encoding is known first so that even a 401 answers in the sender's encoding.
             unsupported: IngestError | None = None
@@ -187,23 +231,19 @@ def build_router(receiver: Receiver) -> APIRouter:
             if unsupported is not None:
                 raise unsupported
             gzip = decode.check_content_encoding(content_encoding)
-            async with receiver.admission.slot():
-                export = Export(
-                    body=await _read_body(request, receiver.max_body_bytes),
-                    encoding=encoding,
-                    gzip=gzip,
-                    fleet=principal.fleet,
-                )
-                outcome = await receiver.ingest(export)
-            receiver.record(outcome)
+            # The body first, then the slot: a slow sender must not hold a processing slot.
+            async with receiver.reads.body(request) as body:
+                export = Export(body=body, encoding=encoding, gzip=gzip, fleet=principal.fleet)
+                async with receiver.admission.slot():
+                    outcome = await receiver.ingest(export)
+            receiver.metrics.record(outcome)
             media = decode.PROTOBUF if encoding == "protobuf" else decode.JSON
             return Response(content=outcome.response, media_type=media)
         except IngestError as exc:
-            status = exc.status_code
+            status, refused = exc.status_code, exc.reason
             return _error(exc, encoding, receiver.retry_after_seconds)
         finally:
-            receiver.metrics.requests.add(1, {"http.response.status_code": status})
-            receiver.metrics.request_duration.record(time.perf_counter() - started)
+            receiver.metrics.request(status, time.perf_counter() - started, refused)
 
     return router
 
@@ -215,8 +255,10 @@ def _error(exc: IngestError, encoding: decode.Encoding, retry_after: int) -> Res
         headers["Retry-After"] = str(retry_after)
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="tierwatch"'
-    if status >= 500 or exc.retryable:
-        log.warning("export refused (%s): %s", status, exc.message)
+    if status == 408:
+        # The rest of the body may still be on its way: the connection cannot be reused.
+        headers["Connection"] = "close"
+    # Refusals are logged as a periodic summary by the metrics, not one line each.
     media = decode.PROTOBUF if encoding == "protobuf" else decode.JSON
     return Response(
         content=decode.encode_status(status, exc.message, encoding),

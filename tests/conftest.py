@@ -115,8 +115,16 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 
 def make_settings(db_url: str, *, dev: bool = True, **overrides: object) -> Settings:
-    """Settings for tests: the given database, dev mode unless told otherwise."""
-    return load_settings(None, **{"database.url": db_url, "server.dev": dev, **overrides})
+    """Settings for tests: the given database, dev mode and in-process ingest unless told otherwise."""
+    return load_settings(
+        None,
+        **{
+            "database.url": db_url,
+            "server.dev": dev,
+            "collector.ingest_workers": 0,
+            **overrides,
+        },
+    )
 
 
 @pytest.fixture

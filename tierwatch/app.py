@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -22,7 +23,7 @@ from analytics.compaction import compact
 from collector.auth import DEV_PRINCIPAL, Principal, bearer, lookup
 from collector.db import make_engine
 from collector.errors import StoreBusy, Unauthorized
-from collector.receive import Admission, Ingest, Receiver, build_router, in_thread
+from collector.receive import Admission, BodyReads, Ingest, Receiver, build_router, in_thread
 from collector.retention import expire_attempts
 from collector.telemetry import CollectorMetrics
 from collector.workers import WorkerPool
@@ -39,6 +40,7 @@ from tierwatch.api import (
 )
 from tierwatch.ingest import build_ingestor, ingestor_from_json
 from tierwatch.migrate import upgrade
+from tierwatch.observe import forget_process, instrument
 from tierwatch.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -69,9 +71,17 @@ def make_authenticate(engine: Engine, *, dev: bool):
 
 
 def create_app(
-    settings: Settings, *, engine: Engine | None = None, migrate: bool = True
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    migrate: bool = True,
+    process_root: int | None = None,
 ) -> FastAPI:
-    """The tierwatch server: collector, read API, dashboard, ``/metrics`` and ``/healthz``."""
+    """The tierwatch server: collector, read API, dashboard, ``/metrics`` and ``/healthz``.
+
+    ``process_root`` is the process whose tree ``/metrics`` reports memory and CPU
+    for (default: this one; the supervisor when the server runs as several).
+    """
     engine = engine or make_engine(
         settings.database.url,
         pool_size=settings.database.pool_size,
@@ -80,11 +90,13 @@ def create_app(
     if migrate:
         upgrade(engine)
     metrics = CollectorMetrics()
+    observed = instrument(metrics, engine, process_root=process_root)
     workers: WorkerPool | None = None
     ingest: Ingest
-    if settings.collector.ingest_workers > 0:
+    processes = settings.collector.ingest_processes(server_processes=settings.server.workers)
+    if processes > 0:
         workers = WorkerPool(
-            settings.collector.ingest_workers,
+            processes,
             ingestor_from_json,
             (settings.model_dump_json(),),
         )
@@ -100,7 +112,12 @@ def create_app(
             queued=settings.collector.max_queued_requests,
             timeout=settings.collector.queue_timeout_seconds,
         ),
-        max_body_bytes=settings.collector.max_body_bytes,
+        reads=BodyReads(
+            concurrent=settings.collector.max_concurrent_reads,
+            max_buffered_bytes=settings.collector.max_buffered_bytes,
+            timeout=settings.collector.body_timeout_seconds,
+            max_body_bytes=settings.collector.max_body_bytes,
+        ),
         retry_after_seconds=settings.collector.retry_after_seconds,
     )
 
@@ -110,6 +127,7 @@ def create_app(
         analytics=settings.analytics,
         privacy=settings.privacy,
         public_url=settings.server.public_url,
+        on_evaluation=observed.evaluation,
     )
 
     @asynccontextmanager
@@ -118,7 +136,8 @@ def create_app(
             await anyio.to_thread.run_sync(workers.start)
         retention = asyncio.create_task(_retention_loop(engine, settings.collector.retention_days))
         compaction = asyncio.create_task(_compaction_loop(engine, settings))
-        loops = [retention, compaction]
+        summaries = asyncio.create_task(_log_summary_loop(metrics))
+        loops = [retention, compaction, summaries]
         if settings.alerts.enabled:
             loops.append(asyncio.create_task(alerting.run()))
         try:
@@ -131,6 +150,7 @@ def create_app(
             if workers is not None:
                 await anyio.to_thread.run_sync(workers.shutdown)
             metrics.shutdown()
+            forget_process(metrics)
 
     app = FastAPI(
         title="tierwatch",
@@ -165,9 +185,7 @@ def create_app(
             )
         return Response('{"status":"ok"}', media_type="application/json")
 
-    @app.get(
-        "/metrics", tags=["operations"], summary="The collector's own metrics (Prometheus text)"
-    )
+    @app.get("/metrics", tags=["operations"], summary="The server's own metrics (Prometheus text)")
     def prometheus_metrics() -> Response:
         return Response(metrics.prometheus_text(), media_type=CONTENT_TYPE_LATEST)
 
@@ -230,6 +248,13 @@ async def _retention_loop(engine: Engine, retention_days: int) -> None:
         await asyncio.sleep(RETENTION_INTERVAL_SECONDS)
 
 
+async def _log_summary_loop(metrics: CollectorMetrics) -> None:
+    """Write the refused-request and rejected-span summary lines that fall due."""
+    while True:
+        await asyncio.sleep(metrics.refusals.interval)
+        metrics.flush_logs()
+
+
 async def _compaction_loop(engine: Engine, settings: Settings) -> None:
     """Fold closed hours into hourly rollups now and then (reports read less); 0 turns it off."""
     analytics = settings.analytics
@@ -255,6 +280,32 @@ async def _compaction_loop(engine: Engine, settings: Settings) -> None:
 SETTINGS_ENV = "TIERWATCH_SERVE_SETTINGS"
 
 
+def prepare_workers(settings: Settings) -> None:
+    """Set what ``serve --workers N`` hands each worker: its settings, and where counts meet.
+
+    Each worker process writes its metric values to files of its own in one
+    directory (prometheus_client's multiprocess mode), and a scrape of any worker
+    sums them. The directory is fresh for each start (or, when the operator names
+    one in ``PROMETHEUS_MULTIPROC_DIR``, emptied) and removed at exit.
+    """
+    import atexit
+    import os
+    import shutil
+    import tempfile
+
+    from collector.telemetry import MULTIPROCESS_VARIABLE
+
+    os.environ[SETTINGS_ENV] = settings.model_dump_json()
+    named = os.environ.get(MULTIPROCESS_VARIABLE)
+    if named:
+        for stale in Path(named).glob("*.db"):
+            stale.unlink()
+        return
+    directory = tempfile.mkdtemp(prefix="tierwatch-metrics-")
+    os.environ[MULTIPROCESS_VARIABLE] = directory
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+
+
 def app_from_environment() -> FastAPI:
     """The app for one of several worker processes, with the settings the parent resolved.
 
@@ -263,4 +314,5 @@ def app_from_environment() -> FastAPI:
     import os
 
     settings = Settings.model_validate_json(os.environ[SETTINGS_ENV])
-    return create_app(settings, migrate=False)
+    # The supervisor uvicorn runs above the workers is the root of the server's processes.
+    return create_app(settings, migrate=False, process_root=os.getppid())

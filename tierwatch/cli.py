@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from typing import Any
 
@@ -72,7 +71,7 @@ def serve(
     import uvicorn
 
     from collector.db import make_engine
-    from tierwatch.app import SETTINGS_ENV, create_app
+    from tierwatch.app import create_app, prepare_workers
     from tierwatch.migrate import upgrade
 
     settings = _settings(
@@ -108,7 +107,7 @@ def serve(
         upgrade(engine)
     finally:
         engine.dispose()
-    os.environ[SETTINGS_ENV] = settings.model_dump_json()
+    prepare_workers(settings)
     uvicorn.run(
         "tierwatch.app:app_from_environment",
         factory=True,

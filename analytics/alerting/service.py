@@ -13,6 +13,8 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import anyio
@@ -51,6 +53,7 @@ class AlertService:
         privacy: PrivacySettings,
         public_url: str,
         holder: str | None = None,
+        on_evaluation: Callable[[str, float], None] | None = None,
     ) -> None:
         self.engine = engine
         self.alerts = alerts
@@ -59,6 +62,8 @@ class AlertService:
         self.public_url = public_url
         self.holder = holder or lease.holder_id()
         self.rng = random.Random()
+        #: Told each pass's outcome (written, skipped, lease_lost, failed) and its seconds.
+        self.on_evaluation = on_evaluation or (lambda outcome, seconds: None)
 
     def evaluate_once(self) -> Evaluation | None:
         """One evaluation pass, if this server holds the lease."""
@@ -102,14 +107,19 @@ class AlertService:
         while True:
             # Wait first: start-up (and migrations) should not compete with a pass.
             await asyncio.sleep(interval)
+            started = time.perf_counter()
             try:
                 result = await anyio.to_thread.run_sync(self.evaluate_once)
             except lease.LeaseLost as exc:
+                self.on_evaluation("lease_lost", time.perf_counter() - started)
                 log.warning("alert evaluation not written: %s", exc)
                 continue
             except Exception:
+                self.on_evaluation("failed", time.perf_counter() - started)
                 log.exception("alert evaluation failed; will try again")
                 continue
+            outcome = "skipped" if result is None else "written"
+            self.on_evaluation(outcome, time.perf_counter() - started)
             if result is not None and result.notifications:
                 wake.set()
 

@@ -365,19 +365,12 @@ def test_healthz_and_metrics(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     post_pb(client, request([span(1), span(2, attrs={"hybrid.tier": "x"})]).SerializeToString())
     text = client.get("/metrics").text
-    assert "tierwatch_collector_spans_received_total" in text
-    assert 'tierwatch_collector_spans_stored_total{otel_scope_name="tierwatch.collector"' in text
-    stored = [
-        line
-        for line in text.splitlines()
-        if line.startswith("tierwatch_collector_spans_stored_total")
-    ]
-    rejected = [
-        line
-        for line in text.splitlines()
-        if line.startswith("tierwatch_collector_spans_rejected_total")
-    ]
-    assert stored[0].endswith(" 1.0") and rejected[0].endswith(" 1.0")
+    lines = text.splitlines()
+    assert "tierwatch_collector_spans_received_total 2.0" in lines
+    assert "tierwatch_collector_spans_stored_total 1.0" in lines
+    assert 'tierwatch_collector_spans_rejected_total{reason="unknown_tier"} 1.0' in lines
+    # every reason is there from the start, at zero
+    assert 'tierwatch_collector_spans_rejected_total{reason="missing_task"} 0.0' in lines
     assert "tierwatch_collector_request_duration_seconds_bucket" in text
 
 

@@ -10,7 +10,18 @@ from typing import Any
 import pytest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
+from collector.ingest import Outcome
 from collector.telemetry import CollectorMetrics
+
+OUTCOME = Outcome(
+    response=b"",
+    spans_received=500,
+    stored=480,
+    duplicates=0,
+    rejected=20,
+    dropped_attributes=0,
+    rejected_by_reason={"missing_tier": 20},
+)
 
 
 class _Receiver(BaseHTTPRequestHandler):
@@ -44,8 +55,7 @@ def test_otlp_export_when_the_standard_variable_is_set(
     monkeypatch.setenv("OTEL_METRIC_EXPORT_INTERVAL", "100")
     metrics = CollectorMetrics()
     assert metrics.otlp_export is True
-    metrics.spans_received.add(500)
-    metrics.spans_stored.add(480)
+    metrics.record(OUTCOME)
     deadline = time.monotonic() + 10
     while not _Receiver.received and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -71,7 +81,9 @@ def test_otlp_export_when_the_standard_variable_is_set(
 def test_no_otlp_export_without_the_variable() -> None:
     metrics = CollectorMetrics(environ={})
     assert metrics.otlp_export is False
-    metrics.requests.add(1, {"http.response.status_code": 200})
-    text = metrics.prometheus_text().decode()
-    assert 'tierwatch_collector_requests_total{http_response_status_code="200"' in text
+    metrics.request(200, 0.01)
+    metrics.record(OUTCOME)
+    lines = metrics.prometheus_text().decode().splitlines()
+    assert 'tierwatch_collector_requests_total{http_response_status_code="200"} 1.0' in lines
+    assert 'tierwatch_collector_spans_rejected_total{reason="missing_tier"} 20.0' in lines
     metrics.shutdown()
