@@ -10,12 +10,13 @@ Delivery is at least once: a crash between the 2xx and the delete sends that
 file again, and the collector stores each (trace id, span id) once, so nothing
 is counted twice. One exporter should own a directory at a time.
 
-Answers are handled as the OTLP specification says, with one exception:
-429, 502, 503, 504 and connection errors keep the file and retry with backoff
-(honouring ``Retry-After``); other 4xx and 5xx answers can never succeed, so the
-file is dropped and counted; 401 and 403 keep the file, because a wrong or
-revoked token is fixed by the operator and a device's history should not be
-lost for it.
+Where to send comes from the arguments or the standard ``OTEL_EXPORTER_OTLP_*``
+variables (:mod:`tierwatch_sdk.otlp_config`); the spans are encoded by the
+OpenTelemetry OTLP exporter's own encoder. What each answer does to the file
+is :mod:`tierwatch_sdk.answers`: only 400 drops it; answers that a fixed
+configuration turns into a success (401, 403, 404, 405, 413, no connection)
+keep it, and are logged once per distinct cause. The spool is bounded by size
+and age; past either the oldest files are dropped, logged and counted.
 """
 
 from __future__ import annotations
@@ -26,64 +27,76 @@ import os
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from email.utils import parsedate_to_datetime
-from enum import Enum
 from pathlib import Path
 
 import requests
+from opentelemetry import metrics
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from tierwatch_sdk import answers, otlp_config
+from tierwatch_sdk.answers import Answer, Verdict
+
 log = logging.getLogger(__name__)
 
-DEFAULT_ENDPOINT = "http://localhost:4318/v1/traces"
+DEFAULT_ENDPOINT = otlp_config.DEFAULT_ENDPOINT
 SUFFIX = ".otlp"
-_RETRYABLE = frozenset({408, 429, 502, 503, 504})
-_KEEP = frozenset({401, 403})
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_AGE = 7 * 24 * 3600.0
 
-
-class _Outcome(Enum):
-    DELIVERED = "delivered"
-    REJECTED = "rejected"  # permanent: the file can never be accepted
-    RETRY = "retry"
+#: Why spans left the spool without being delivered, as counted in ``dropped``.
+REFUSED = "refused"  # the receiver answered 400: the batch can never be accepted
+SPOOL_FULL = "spool_full"  # pushed out by max_bytes
+TOO_OLD = "too_old"  # older than max_age
 
 
 class DiskBufferingSpanExporter(SpanExporter):
     """Writes each batch of spans to ``directory`` and sends the directory's files when online.
 
-    ``endpoint`` is the full OTLP/HTTP traces URL; ``headers`` are sent with every
-    request (e.g. ``{"Authorization": "Bearer <token>"}``). ``is_online`` tells
-    whether the network is up (from the platform's connectivity API); while it
-    says no, nothing is tried, and when it turns back to yes the spool is sent at
-    once. ``max_bytes`` bounds the spool: past it the oldest files are dropped.
+    ``endpoint`` is the full OTLP/HTTP traces URL, ``headers`` are sent with every
+    request (e.g. ``{"Authorization": "Bearer <token>"}``), ``timeout`` is in
+    seconds and ``compression`` is ``gzip`` or ``none``; each one left out comes
+    from the standard ``OTEL_EXPORTER_OTLP_*`` variables (see
+    :mod:`tierwatch_sdk.otlp_config`). ``is_online`` tells whether the network is
+    up (from the platform's connectivity API); while it says no, nothing is
+    tried, and when it turns back to yes the spool is sent at once.
+    ``max_bytes`` and ``max_age`` (seconds) bound the spool: past either, the
+    oldest files are dropped. Spans counts are reported to ``meter_provider``
+    (default: the global one) as ``tierwatch_sdk.exporter.spans`` by ``outcome``.
     """
 
     def __init__(
         self,
         directory: str | os.PathLike[str],
-        endpoint: str = DEFAULT_ENDPOINT,
+        endpoint: str | None = None,
         *,
         headers: Mapping[str, str] | None = None,
-        timeout: float = 10.0,
-        compression: bool = True,
-        max_bytes: int = 64 * 1024 * 1024,
+        timeout: float | None = None,
+        compression: str | Compression | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        max_age: float = DEFAULT_MAX_AGE,
         is_online: Callable[[], bool] | None = None,
         fsync: bool = True,
         drain_seconds: float = 5.0,
         max_backoff: float = 60.0,
         session: requests.Session | None = None,
+        meter_provider: metrics.MeterProvider | None = None,
     ) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.endpoint = endpoint
-        self._headers = {"Content-Type": "application/x-protobuf", **(headers or {})}
-        if compression:
+        self.config = otlp_config.resolve(
+            endpoint=endpoint, headers=headers, timeout=timeout, compression=compression
+        )
+        self.endpoint = self.config.endpoint
+        self._headers = {"Content-Type": "application/x-protobuf", **self.config.headers}
+        if self.config.compression == "gzip":
             self._headers["Content-Encoding"] = "gzip"
-        self._compression = compression
-        self._timeout = timeout
         self._max_bytes = max_bytes
+        self._max_age_ns = int(max_age * 1e9)
         self._is_online = is_online or (lambda: True)
         self._fsync = fsync
         self._drain_seconds = drain_seconds
@@ -97,10 +110,20 @@ class DiskBufferingSpanExporter(SpanExporter):
         self._was_online = True
         self._shutdown = False
         self._sending: Path | None = None
-        #: Spans the receiver acknowledged with 2xx since this exporter started.
+        self._reported: set[str] = set()  # causes of kept files logged since the last delivery
+        meter = (meter_provider or metrics.get_meter_provider()).get_meter("tierwatch_sdk")
+        self._spans_counter = meter.create_counter(
+            "tierwatch_sdk.exporter.spans",
+            unit="{span}",
+            description="Spans that left the spool, by outcome: delivered, rejected by the "
+            "receiver (partial success), refused (400), spool_full, too_old",
+        )
+        #: Spans the receiver acknowledged with 2xx and did not reject, since this exporter started.
         self.delivered_spans = 0
-        #: Spans dropped: refused for good by the receiver, or pushed out by ``max_bytes``.
-        self.dropped_spans = 0
+        #: Spans the receiver answered 2xx for but rejected in ``partial_success``.
+        self.rejected_spans = 0
+        #: Spans that left the spool undelivered, by why: refused, spool_full, too_old.
+        self.dropped: Counter[str] = Counter()
         for leftover in self.directory.glob(".*.tmp"):
             leftover.unlink(missing_ok=True)  # a write the previous process did not finish
         files = self._files()
@@ -116,6 +139,11 @@ class DiskBufferingSpanExporter(SpanExporter):
     def _span_count(path: Path) -> int:
         return int(path.name.removesuffix(SUFFIX).split("-")[1])
 
+    @staticmethod
+    def _written_ns(path: Path) -> int:
+        """When the file was written: its name starts with the Unix time in nanoseconds."""
+        return int(path.name.split("-")[0])
+
     @property
     def pending_spans(self) -> int:
         """Spans kept on disk, not yet acknowledged by the receiver."""
@@ -125,6 +153,11 @@ class DiskBufferingSpanExporter(SpanExporter):
     def pending_batches(self) -> int:
         """Files kept on disk, one per batch the span processor exported."""
         return len(self._files())
+
+    @property
+    def dropped_spans(self) -> int:
+        """Spans that left the spool undelivered, for any reason."""
+        return sum(self.dropped.values())
 
     # -- SpanExporter ------------------------------------------------------------------
 
@@ -152,7 +185,7 @@ class DiskBufferingSpanExporter(SpanExporter):
         """Send what can be sent within the timeout; the rest stays on disk for the next start."""
         if self._shutdown:
             return
-        self.send_pending(timeout=self._timeout, wait_for_backoff=True)
+        self.send_pending(timeout=self.config.timeout, wait_for_backoff=True)
         self._shutdown = True
         self._session.close()
 
@@ -160,8 +193,8 @@ class DiskBufferingSpanExporter(SpanExporter):
 
     def _write(self, body: bytes, count: int) -> None:
         with self._write_lock:
-            self._make_room(len(body))
             sequence = max(time.time_ns(), self._last_sequence + 1)
+            self._make_room(len(body), sequence)
             self._last_sequence = sequence
             name = f"{sequence:020d}-{count}{SUFFIX}"
             temporary = self.directory / f".{name}.tmp"
@@ -175,18 +208,42 @@ class DiskBufferingSpanExporter(SpanExporter):
             self._bytes += len(body)
             self._pending += count
 
-    def _make_room(self, size: int) -> None:
-        if self._bytes + size <= self._max_bytes:
-            return
+    def _make_room(self, size: int, now_ns: int) -> None:
+        """Drop files past ``max_age``, then the oldest until ``size`` more bytes fit."""
         for path in self._files():
-            if self._bytes + size <= self._max_bytes:
-                break
             if path == self._sending:
                 continue  # on its way to the receiver right now
-            count = self._span_count(path)
-            if self._remove(path):
-                self.dropped_spans += count
-                log.warning("spool %s is full: dropped %d oldest spans", self.directory, count)
+            if self._expired(path, now_ns):
+                self._drop(path, TOO_OLD)
+            elif self._bytes + size > self._max_bytes:
+                self._drop(path, SPOOL_FULL)
+            else:
+                break
+
+    def _expired(self, path: Path, now_ns: int) -> bool:
+        return now_ns - self._written_ns(path) > self._max_age_ns
+
+    def _drop(self, path: Path, reason: str) -> None:
+        """Delete one file that will not be delivered; log and count its spans."""
+        count = self._span_count(path)
+        if not self._remove(path):
+            return
+        self.dropped[reason] += count
+        self._spans_counter.add(count, {"outcome": reason})
+        if reason == SPOOL_FULL:
+            log.warning(
+                "spool %s is full (max_bytes %d): dropped %d oldest spans",
+                self.directory,
+                self._max_bytes,
+                count,
+            )
+        elif reason == TOO_OLD:
+            log.warning(
+                "spool %s: dropped %d spans older than max_age (%d s)",
+                self.directory,
+                count,
+                self._max_age_ns // 1_000_000_000,
+            )
 
     def _remove(self, path: Path) -> bool:
         """Delete one spool file; False when it was already gone."""
@@ -203,7 +260,7 @@ class DiskBufferingSpanExporter(SpanExporter):
     # -- sending -----------------------------------------------------------------------
 
     def send_pending(self, *, timeout: float | None = None, wait_for_backoff: bool = False) -> bool:
-        """Send the spool oldest first until it is empty, a send fails, or ``timeout`` passes.
+        """Send the spool oldest first until it is empty, a file is kept, or ``timeout`` passes.
 
         Returns True when nothing is left on disk. Nothing is tried while
         ``is_online`` says the network is down, or, with ``wait_for_backoff``,
@@ -222,66 +279,83 @@ class DiskBufferingSpanExporter(SpanExporter):
             for path in self._files():
                 if deadline is not None and time.monotonic() >= deadline:
                     return False
+                if self._expired(path, time.time_ns()):
+                    self._drop(path, TOO_OLD)
+                    continue
                 try:
                     body = path.read_bytes()
                 except FileNotFoundError:
                     continue
                 self._sending = path
                 try:
-                    outcome, retry_after = self._post(body, path.name)
+                    answer = self._post(body)
                 finally:
                     self._sending = None
-                if outcome is _Outcome.RETRY:
-                    self._retry_at = time.monotonic() + (retry_after or self._next_backoff())
+                if answer.verdict is Verdict.KEEP:
+                    self._kept(answer)
                     return False
                 count = self._span_count(path)
-                if not self._remove(path):
-                    continue
-                if outcome is _Outcome.DELIVERED:
-                    self.delivered_spans += count
-                else:
-                    self.dropped_spans += count
+                if answer.verdict is Verdict.DROP:
+                    log.error("%s; dropped %d spans", answer.cause, count)
+                    self._drop(path, REFUSED)
+                elif self._remove(path):
+                    self._delivered(count, answer)
             self._backoff = 1.0
             return True
+
+    def _kept(self, answer: Answer) -> None:
+        """The file stays: log why once per distinct cause, and wait before the next try."""
+        if answer.cause_key not in self._reported:
+            self._reported.add(answer.cause_key)
+            log.warning("%s; spans kept in %s: %d", answer.cause, self.directory, self._pending)
+        else:
+            log.debug("%s", answer.cause)
+        wait = answer.retry_after if answer.retry_after is not None else self._next_backoff()
+        self._retry_at = time.monotonic() + wait
+
+    def _delivered(self, count: int, answer: Answer) -> None:
+        if self._reported:
+            log.warning("%s accepts spans again", self.endpoint)
+            self._reported.clear()
+        rejected = min(answer.rejected_spans, count)
+        if rejected:
+            self.rejected_spans += rejected
+            self._spans_counter.add(rejected, {"outcome": "rejected"})
+            log.warning(
+                "%s rejected %d of %d spans: %s",
+                self.endpoint,
+                rejected,
+                count,
+                answer.error_message or "(no message)",
+            )
+        self.delivered_spans += count - rejected
+        self._spans_counter.add(count - rejected, {"outcome": "delivered"})
 
     def _next_backoff(self) -> float:
         delay = self._backoff * random.uniform(0.8, 1.2)
         self._backoff = min(self._backoff * 2, self._max_backoff)
         return delay
 
-    def _post(self, body: bytes, name: str) -> tuple[_Outcome, float | None]:
-        data = gzip.compress(body, compresslevel=6) if self._compression else body
+    def _post(self, body: bytes) -> Answer:
+        """Send one spool file's body and judge the answer."""
+        data = gzip.compress(body, compresslevel=6) if "Content-Encoding" in self._headers else body
         try:
             response = self._session.post(
-                self.endpoint, data=data, headers=self._headers, timeout=self._timeout
+                self.endpoint,
+                data=data,
+                headers=self._headers,
+                timeout=self.config.timeout,
+                verify=self.config.verify,
+                cert=self.config.client_certificate,
+                # A redirected POST may arrive as a GET; a moved receiver is configuration.
+                allow_redirects=False,
             )
         except requests.RequestException as exc:
-            log.debug("sending %s failed, will retry: %s", name, exc)
-            return _Outcome.RETRY, None
-        status = response.status_code
-        if 200 <= status < 300:
-            return _Outcome.DELIVERED, None
-        if status in _RETRYABLE:
-            log.debug("sending %s answered %d, will retry", name, status)
-            return _Outcome.RETRY, _retry_after(response.headers.get("Retry-After"))
-        if status in _KEEP:
-            log.error("the receiver refused the token (%d); spans stay on disk", status)
-            return _Outcome.RETRY, None
-        log.error(
-            "the receiver refused %s for good (%d): %s; dropped", name, status, response.text[:200]
+            return answers.unreachable(exc, self.endpoint)
+        return answers.judge(
+            response.status_code,
+            response.content,
+            response.headers.get("Content-Type", ""),
+            response.headers.get("Retry-After"),
+            self.endpoint,
         )
-        return _Outcome.REJECTED, None
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date), if given."""
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        return max(parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
-    except (TypeError, ValueError):
-        return None
