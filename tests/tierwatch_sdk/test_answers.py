@@ -94,7 +94,11 @@ def test_judge(
             (2, "why"),
         ),
         # JSON, camelCase, int64 as a string
-        (b'{"partialSuccess": {"rejectedSpans": "2", "errorMessage": "why"}}', "application/json", (2, "why")),
+        (
+            b'{"partialSuccess": {"rejectedSpans": "2", "errorMessage": "why"}}',
+            "application/json",
+            (2, "why"),
+        ),
         # JSON with the proto field names, and unknown fields
         (b'{"partial_success": {"rejected_spans": 3}, "extra": 1}', "application/json", (3, "")),
         # an empty body, and one that is not a response at all
