@@ -226,9 +226,10 @@ class DiskBufferingSpanExporter(SpanExporter):
     def _drop(self, path: Path, reason: str) -> None:
         """Delete one file that will not be delivered; log and count its spans."""
         count = self._span_count(path)
-        if not self._remove(path):
-            return
-        self.dropped[reason] += count
+        with self._write_lock:  # the sending and the exporting thread both drop
+            if not self._remove(path):
+                return
+            self.dropped[reason] += count
         self._spans_counter.add(count, {"outcome": reason})
         if reason == SPOOL_FULL:
             log.warning(
