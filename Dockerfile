@@ -9,7 +9,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 COPY . .
-RUN pip install . \
+# The instrumentation helper (sdk/) is a distribution of its own that tierwatch depends on.
+RUN pip install ./sdk . \
     && useradd --system --uid 10001 --home-dir /app tierwatch
 
 USER tierwatch

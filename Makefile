@@ -7,9 +7,11 @@ SCREENSHOTS := build/screenshots
 
 .PHONY: run test lint screenshots bench-ingest bench-dashboard clean
 
-$(STAMP): pyproject.toml
+# tierwatch depends on tierwatch-sdk: it is installed from sdk/ first, so pip finds it satisfied.
+$(STAMP): pyproject.toml sdk/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ./sdk
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
@@ -40,4 +42,4 @@ bench-dashboard: $(STAMP)
 	$(BIN)/python benchmarks/dashboard.py --backend sqlite
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build *.egg-info sdk/build sdk/src/*.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

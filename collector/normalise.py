@@ -45,6 +45,31 @@ RESOURCE_ATTRIBUTES = {
     "deployment.environment.name": "environment",
 }
 
+#: Resource attributes that OpenTelemetry SDKs (Python, Java, Swift, Android) and their
+#: default detectors set on every sender, naming the SDK, the service instance or the
+#: platform, never the user: accepted quietly, neither stored nor counted as dropped,
+#: so that the dropped counts show what a sender should stop sending. The operator's
+#: allow-list still keeps any of them. ``host.name``, ``process.command_line`` and the
+#: like stay counted: they can name a person's device or hold a user's paths.
+STANDARD_RESOURCE_ATTRIBUTES = frozenset(
+    {
+        "telemetry.sdk.name",
+        "telemetry.sdk.language",
+        "telemetry.sdk.version",
+        "telemetry.auto.version",
+        "telemetry.distro.name",
+        "telemetry.distro.version",
+        "service.instance.id",
+        "service.namespace",
+        "os.type",
+        "os.description",
+        "os.build_id",
+        "process.runtime.name",
+        "process.runtime.version",
+        "process.runtime.description",
+    }
+)
+
 #: Span attribute key -> (attempt column, expected type).
 SPAN_ATTRIBUTES: dict[str, tuple[str, type]] = {
     "hybrid.tier": ("tier", str),
@@ -406,7 +431,7 @@ class Normaliser:
                     dropped[kv.key] += 1
             elif kv.key in self.allowlist:
                 extra[kv.key] = _json_value(kv.value)
-            else:
+            elif kv.key not in STANDARD_RESOURCE_ATTRIBUTES:
                 dropped[kv.key] += 1
         payload_fleet = columns.pop("fleet")
         span_fleet = fleet or payload_fleet or "default"

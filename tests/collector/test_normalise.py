@@ -266,6 +266,35 @@ def test_raw_content_and_unknown_attributes_are_dropped_and_counted() -> None:
     assert "secret" not in stored and "answer" not in stored and "a@b.c" not in stored
 
 
+def test_the_standard_sdk_resource_attributes_are_accepted_quietly() -> None:
+    standard = {
+        "telemetry.sdk.name": "opentelemetry",
+        "telemetry.sdk.language": "python",
+        "telemetry.sdk.version": "1.45.2",
+        "telemetry.auto.version": "0.48b0",
+        "telemetry.distro.name": "opentelemetry-java-instrumentation",
+        "telemetry.distro.version": "2.9.0",
+        "service.instance.id": "627cc493-f310-47de-96bd-71410b7dec09",
+        "service.namespace": "shop",
+        "os.type": "linux",
+        "os.description": "Android 14",
+        "os.build_id": "UP1A.231005.007",
+        "process.runtime.name": "cpython",
+        "process.runtime.version": "3.11.9",
+        "process.runtime.description": "CPython 3.11.9",
+    }
+    resource = {**standard, "host.name": "janes-laptop", "service.version": "4.2.0"}
+    batch = normaliser(allowlist=["service.namespace"]).normalise(
+        request([span(1)], resource), fleet="f1", now_ns=NOW_NS
+    )
+    # not stored, not counted: only host.name, which may name a person's device, is dropped
+    assert batch.dropped == {("f1", "host.name"): 1}
+    (attempt,) = batch.attempts
+    assert attempt.app_version == "4.2.0"
+    # the allow-list still keeps a standard attribute
+    assert attempt.extra == '{"service.namespace": "shop"}'
+
+
 def test_gen_ai_request_model_is_read_when_model_name_is_absent() -> None:
     batch = normaliser().normalise(
         request([span(1, attrs={"gen_ai.request.model": "llama-3b"})]), fleet=None, now_ns=NOW_NS
