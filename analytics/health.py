@@ -149,12 +149,16 @@ def health_report(
             mine = aggregates.reindex(pooled(periods), ids)
             others = np.setdiff1d(reference.labels, ids)
             reference = aggregates.combine([aggregates.reindex(reference, others), mine])
-    # The slices of the period before the window are needed only while the calendar is short.
-    covered = sum(1 for d in days if d.column("attempts").sum() > 0)
-    slices = tuple(read(p) for p in plan.slices) if covered < settings.seasonal_min_days else ()
+    window_aggs = read(plan.window)
+    # The slices of the period before the window serve segments whose calendar is short.
+    slices = (
+        tuple(read(p) for p in plan.slices)
+        if plan.slices and short_history(window_aggs, days, settings.seasonal_min_days)
+        else ()
+    )
     observed = Observed(
         segments=segments,
-        window=read(plan.window),
+        window=window_aggs,
         preceding=read(plan.preceding),
         days=days,
         reference=reference,
@@ -165,6 +169,18 @@ def health_report(
         observed, plan, by=by, fleet=fleet, settings=settings, allowed_tiers=allowed
     )
     return _with_onsets(conn, report, segments, plan=plan, fleet=fleet)
+
+
+def short_history(window: Aggregates, days: Sequence[Aggregates], min_days: int) -> bool:
+    """Whether a segment with attempts in the window has fewer than ``min_days`` earlier days."""
+    active = window.labels[window.column("attempts") > 0]
+    if not len(active):
+        return False
+    covered = np.zeros(len(active), dtype=int)
+    for day in days:
+        held = day.labels[day.column("attempts") > 0]
+        covered += np.isin(active, held)
+    return bool((covered < min_days).any())
 
 
 def evaluate_health(

@@ -158,8 +158,8 @@ class _Report:
         self.days = [seg(a) for a in self.day_aggregates]
         self.seasonal = not plan.explicit and len(self.days) >= settings.seasonal_min_days
         sliced = [a for a in observed.slices if a.column("attempts").sum() > 0]
-        #: The slices of the period before the window, grouped, while the calendar is short.
-        self.slices = [seg(a) for a in sliced] if not self.seasonal else []
+        #: The slices of the period before the window, grouped (read while a calendar is short).
+        self.slices = [seg(a) for a in sliced]
         self.reference = seg(observed.reference) if observed.reference is not None else None
         self.escalation = "tier" not in self.by
         n = len(self.groups.keys)

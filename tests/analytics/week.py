@@ -24,7 +24,7 @@ from analytics import aggregates
 from analytics.aggregates import Aggregates
 from analytics.baselines import Plan
 from analytics.config import AnalyticsSettings
-from analytics.health import HealthReport, evaluate_health, plan_for
+from analytics.health import HealthReport, evaluate_health, plan_for, short_history
 from analytics.judge import Observed
 from tests.analytics.synthetic import Profile, sample_aggregates, segment_key, segments_frame
 
@@ -166,7 +166,8 @@ def observe(scenario: Scenario, *, seed: int, settings: AnalyticsSettings | None
 
     ``history_days`` is how long the store has held data before the window ends;
     with fewer than ``seasonal_min_days`` earlier days the period before the window
-    is drawn hour by hour, as its slices, like :func:`analytics.health.health_report`.
+    is drawn hour by hour, as its slices, like :func:`analytics.health.health_report`
+    does when a segment in the window has a short calendar.
     """
     settings = settings or AnalyticsSettings()
     rng = np.random.default_rng(seed)
@@ -180,8 +181,9 @@ def observe(scenario: Scenario, *, seed: int, settings: AnalyticsSettings | None
         return _period(scenario, start, hours, rng, effects, step=step)
 
     days = tuple(read(p.start, 1) for p in plan.days)
+    window = read(plan.window.start, 1)
     slices: tuple[Aggregates, ...] = ()
-    if sum(d.column("attempts").sum() > 0 for d in days) < settings.seasonal_min_days:
+    if short_history(window, days, settings.seasonal_min_days):
         slices = tuple(read(p.start, p.seconds // 3600) for p in plan.slices)
         preceding = aggregates.combine(slices)
     else:
@@ -193,7 +195,7 @@ def observe(scenario: Scenario, *, seed: int, settings: AnalyticsSettings | None
     by_start = {p.start: d for p, d in zip(plan.days, days, strict=True)}
     observed = Observed(
         segments=segments_frame(scenario.keys),
-        window=read(plan.window.start, 1),
+        window=window,
         preceding=preceding,
         days=days,
         reference=by_start.get(reference_period.start, read(reference_period.start, 1)),
