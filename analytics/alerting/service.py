@@ -14,6 +14,7 @@ import contextlib
 import logging
 import random
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import anyio
 from sqlalchemy import Engine
@@ -21,6 +22,7 @@ from sqlalchemy import Engine
 from analytics.alerting import lease
 from analytics.alerting.config import AlertsSettings
 from analytics.alerting.delivery import Attempted, deliver_due
+from analytics.alerting.destinations import HostPolicy
 from analytics.alerting.evaluator import Evaluation, evaluate
 from analytics.alerting.times import to_ms
 from analytics.config import AnalyticsSettings
@@ -37,6 +39,17 @@ def utc_now() -> datetime:
 def now_ms() -> int:
     """The wall clock in Unix milliseconds."""
     return to_ms(utc_now())
+
+
+def hook_warnings(alerts: AlertsSettings) -> list[str]:
+    """Hooks whose host is known at start-up to be refused (an address literal or localhost)."""
+    policy = HostPolicy.of(alerts.allowed_hosts)
+    warnings = []
+    for hook in alerts.hooks:
+        warning = policy.static_warning(hook.name, urlsplit(hook.url).hostname or "")
+        if warning is not None:
+            warnings.append(warning)
+    return warnings
 
 
 class AlertService:
@@ -59,6 +72,8 @@ class AlertService:
         self.public_url = public_url
         self.holder = holder or lease.holder_id()
         self.rng = random.Random()
+        for warning in hook_warnings(alerts):
+            log.warning("%s", warning)
 
     def evaluate_once(self) -> Evaluation | None:
         """One evaluation pass, if this server holds the lease."""
