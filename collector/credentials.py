@@ -28,10 +28,17 @@ class MissingCredential(ValueError):
     """A credential names an environment variable that is not set, or a file that cannot be read."""
 
 
-def expand(value: str, *, key: str, environ: Mapping[str, str] | None = None) -> str:
+def expand(
+    value: str,
+    *,
+    key: str,
+    file_key: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> str:
     """``value`` with every ``${VAR}`` replaced by the environment variable's value.
 
-    ``key`` names the setting in the error: a missing variable raises
+    ``key`` names the setting in the error (and ``file_key`` the setting that
+    could read it from a file instead): a missing variable raises
     :class:`MissingCredential`.
     """
     env = os.environ if environ is None else environ
@@ -41,10 +48,11 @@ def expand(value: str, *, key: str, environ: Mapping[str, str] | None = None) ->
         if name is None:
             return "$"
         if name not in env:
+            fix = f"set {name} in the server's environment"
+            if file_key:
+                fix += f", or write the value in a file and use {file_key}"
             raise MissingCredential(
-                f"{key} names the environment variable {name}, which is not set; "
-                f"set {name} in the server's environment, or write the value in a file "
-                f"and use {key}_file"
+                f"{key} names the environment variable {name}, which is not set; {fix}"
             )
         return env[name]
 
@@ -73,4 +81,4 @@ def one_of(value: str, path: str, *, key: str) -> str:
         raise ValueError(f"set {key} or {key}_file, not both")
     if path:
         return read_file(path, key=f"{key}_file")
-    return expand(value, key=key)
+    return expand(value, key=key, file_key=f"{key}_file")

@@ -275,7 +275,10 @@ class HookSettings(Section):
         try:
             secret = one_of(self.secret, self.secret_file, key="secret")
             if secret:
-                secret_key(secret)
+                try:
+                    secret_key(secret)
+                except ValueError as exc:
+                    raise ValueError(f"secret: {exc}") from None
             headers = {k: expand(v, key=f"headers.{k}") for k, v in self.headers.items()}
             authorization = [k for k in headers if k.lower() == "authorization"]
             token = one_of(self.bearer_token, self.bearer_token_file, key="bearer_token")
