@@ -24,12 +24,11 @@ class Section(BaseModel):
 
 
 class DatabaseSettings(Section):
-    """Where attempts and rollups are stored.
+    """Where attempts and rollups are stored."""
 
-    After validation ``url`` is the URL to connect with: its ``${VAR}`` references
-    expanded and the password of ``password`` or ``password_file`` put in. Show it
-    only redacted.
-    """
+    # After validation ``url`` is the URL to connect with: its ``${VAR}`` references
+    # expanded and the password of ``password`` or ``password_file`` put in. Show it
+    # only redacted (``redacted_url``).
 
     url: str = Field(
         default=DEFAULT_DATABASE_URL,

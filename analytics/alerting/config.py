@@ -407,8 +407,12 @@ class AlertsSettings(Section):
     )
     allowed_hosts: list[str] = Field(
         default_factory=list,
-        description="Hosts hooks may reach, exact (`hooks.example.com`) or with subdomains "
-        "(`*.example.com`); empty: any host.",
+        description="Hosts hooks may reach: names, exact (`hooks.example.com`) or with "
+        "subdomains (`*.example.com`), addresses (`10.0.0.5`, `::1`) or networks "
+        "(`10.0.0.0/8`). Empty: any host with public addresses. Loopback, link-local, "
+        "private, multicast and unspecified addresses are reached only when an entry names "
+        "the host, its address or its network; a non-empty list also limits hooks to the "
+        "hosts it names.",
     )
     delivery_interval_seconds: float = Field(
         default=1.0, gt=0, description="How often the delivery worker looks for due notifications."
