@@ -309,8 +309,9 @@ def evaluate(
                 deliveries += enqueue_notice(
                     conn, alerts, alert, event, now=now_ms, external_url=public_url
                 )
+            keep_ms = int(parse_duration(alerts.max_age).total_seconds() * 1000)
             for batch in batches:
-                enqueue_batch(conn, batch, now=now_ms, external_url=public_url)
+                enqueue_batch(conn, batch, now=now_ms, external_url=public_url, keep_ms=keep_ms)
             deliveries += len(batches)
     for transition in plan.transitions:
         log.info(
@@ -429,8 +430,13 @@ def enqueue_notice(
     return len(hooks)
 
 
-def enqueue_batch(conn: Connection, batch: Batch, *, now: int, external_url: str) -> int:
-    """Write one Alertmanager batch row and supersede the older ones waiting; return its id."""
+def enqueue_batch(
+    conn: Connection, batch: Batch, *, now: int, external_url: str, keep_ms: int
+) -> int:
+    """Write one Alertmanager batch row; supersede the older ones waiting; return its id.
+
+    Finished batches of the hook and fleet older than ``keep_ms`` are deleted.
+    """
     body = alertmanager_body(
         [
             (notice_of(alert, FIRING if alert.state == FIRING else RESOLVED, now=now), ends_at)
@@ -450,4 +456,5 @@ def enqueue_batch(conn: Connection, batch: Batch, *, now: int, external_url: str
         now=now,
     )
     outbox.supersede(conn, hook=batch.hook.name, fleet=batch.fleet, newer=delivery_id, now=now)
+    outbox.prune_batches(conn, hook=batch.hook.name, fleet=batch.fleet, before=now - keep_ms)
     return delivery_id

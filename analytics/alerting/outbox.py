@@ -33,6 +33,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     and_,
+    delete,
     exists,
     func,
     insert,
@@ -118,6 +119,25 @@ def _due(now: int) -> ColumnElement[bool]:
             earlier.c.id < table.c.id,
         ),
     )
+
+
+def prune_batches(conn: Connection, *, hook: str, fleet: str, before: int) -> int:
+    """Delete the finished batches of ``hook`` and ``fleet`` written before ``before``.
+
+    Batches are re-sent every minute or so, and each says everything the older ones
+    said: the finished ones are history no one reads, kept for ``alerts.max_age``.
+    """
+    table = DELIVERIES
+    result = conn.execute(
+        delete(table).where(
+            table.c.hook == hook,
+            table.c.fleet == fleet,
+            table.c.event == BATCH,
+            table.c.status != PENDING,
+            table.c.created_at < before,
+        )
+    )
+    return int(result.rowcount)
 
 
 def last_batches(conn: Connection) -> dict[tuple[str, str], int]:

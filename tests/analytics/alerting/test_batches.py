@@ -11,7 +11,7 @@ import dataclasses
 import json
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from analytics.alerting import outbox
 from analytics.alerting.batches import Batch, batches_due, horizon_ms
@@ -19,11 +19,13 @@ from analytics.alerting.config import AlertsSettings, HookSettings
 from analytics.alerting.evaluator import enqueue_batch
 from analytics.alerting.states import Alert
 from collector.db import WRITE
+from collector.schema import DELIVERIES
 from tests.analytics.alerting.conftest import SECRET
 from tests.analytics.alerting.helpers import add_alert, delivery
 
 NOW = 1_735_819_200_000
 MINUTE = 60_000
+DAY = 24 * 60 * MINUTE
 AM = HookSettings(name="am", kind="alertmanager", url="https://am.example.com")
 WEBHOOK = HookSettings(name="ops", url="https://hooks.example.com", secret=SECRET)
 
@@ -154,7 +156,7 @@ def _enqueue(engine: Engine, now: int, fingerprints: list[str]) -> int:
     with engine.connect() as conn:
         conn = conn.execution_options(**{WRITE: True})
         with conn.begin():
-            return enqueue_batch(conn, batch, now=now, external_url="")
+            return enqueue_batch(conn, batch, now=now, external_url="", keep_ms=DAY)
 
 
 def test_a_newer_batch_supersedes_the_waiting_ones(engine: Engine) -> None:
@@ -194,3 +196,18 @@ def test_a_newer_batch_supersedes_the_waiting_ones(engine: Engine) -> None:
     assert [a["labels"]["tierwatch_fingerprint"] for a in body] == ["f1", "f2"]
     with engine.connect() as conn:
         assert outbox.last_batches(conn) == {("am", "robots"): NOW + MINUTE}
+    # a day later, finished batches older than the day are deleted; the waiting one stays
+    outbox.record(
+        engine,
+        delivery_id=third,
+        holder="b",
+        status=outbox.DELIVERED,
+        now=NOW + MINUTE,
+        status_code=200,
+        error=None,
+    )
+    fourth = _enqueue(engine, NOW + DAY + MINUTE + 1, ["f1"])
+    fifth = _enqueue(engine, NOW + DAY + 2 * MINUTE, ["f1"])
+    with engine.connect() as conn:
+        left = conn.execute(select(DELIVERIES.c.id, DELIVERIES.c.status)).all()
+    assert sorted(tuple(r) for r in left) == [(fourth, "superseded"), (fifth, "pending")]
