@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import os
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
+from collector.credentials import expand, one_of
 from collector.schema import TIERS
 
 DEFAULT_DATABASE_URL = "sqlite:///./tierwatch.db"
@@ -25,9 +28,25 @@ class Section(BaseModel):
 class DatabaseSettings(Section):
     """Where attempts and rollups are stored."""
 
+    # After validation ``url`` is the URL to connect with: its ``${VAR}`` references
+    # expanded and the password of ``password`` or ``password_file`` put in. Show it
+    # only redacted (``redacted_url``).
+
     url: str = Field(
         default=DEFAULT_DATABASE_URL,
-        description="SQLAlchemy URL: sqlite:///... or postgresql://...",
+        description="SQLAlchemy URL: sqlite:///... or postgresql://...; ${VAR} is replaced "
+        "by the environment variable VAR.",
+    )
+    password: str = Field(
+        default="",
+        description='Database password put into the URL, e.g. "${PGPASSWORD}" (replaces a '
+        "password in the URL).",
+        repr=False,
+    )
+    password_file: str = Field(
+        default="",
+        description="File holding the database password (e.g. a Docker secret); instead of "
+        "password.",
     )
     pool_size: int = Field(default=8, ge=1, description="Connections kept open to PostgreSQL.")
     busy_timeout_ms: int = Field(
@@ -35,6 +54,33 @@ class DatabaseSettings(Section):
         ge=0,
         description="How long a SQLite writer waits for the lock before the collector answers 503.",
     )
+
+    @model_validator(mode="after")
+    def _credentials(self) -> DatabaseSettings:
+        # Idempotent: validating the resolved settings again (command-line overrides,
+        # worker processes) gives the same URL.
+        url = expand(self.url, key="database.url")
+        password = one_of(self.password, self.password_file, key="database.password")
+        if password:
+            try:
+                parsed = make_url(url)
+            except ArgumentError:
+                raise ValueError("database.url is not a valid SQLAlchemy URL") from None
+            url = parsed.set(password=password).render_as_string(hide_password=False)
+        object.__setattr__(self, "url", url)
+        return self
+
+    def __repr__(self) -> str:
+        # Never show the password (logs, reprs of settings).
+        return f"DatabaseSettings(url={redacted_url(self.url)!r}, pool_size={self.pool_size})"
+
+
+def redacted_url(url: str) -> str:
+    """A database URL with its password hidden, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<invalid URL>"
 
 
 class CollectorSettings(Section):

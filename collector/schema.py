@@ -346,8 +346,11 @@ class Delivery(Base):
     Written in the same transaction as the alert state change that causes it.
     ``body`` is the exact payload sent on every attempt; ``webhook_id`` stays the
     same across attempts. ``status`` is ``pending``, ``delivered``, ``failed`` (not
-    retryable) or ``dead`` (gave up after the maximum age). A delivery worker claims a
-    row until ``claimed_until``. Times in Unix milliseconds.
+    retryable), ``dead`` (gave up after the maximum age) or ``superseded`` (an
+    Alertmanager batch replaced by a newer one before it was sent). ``event`` is
+    ``firing``, ``resolved``, ``test`` or ``batch`` (an Alertmanager batch: no
+    fingerprint, one fleet). A delivery worker claims a row until ``claimed_until``.
+    Times in Unix milliseconds.
     """
 
     __tablename__ = "deliveries"

@@ -304,10 +304,17 @@ def hook_list(ctx: click.Context) -> None:
 
     settings = _settings(ctx, None)
     rows = [
-        [h.name, h.kind, urlsplit(h.url).hostname or "", "yes" if h.secret else "no"]
+        [
+            h.name,
+            h.kind,
+            urlsplit(h.url).hostname or "",
+            "yes" if h.signing_secret else "no",
+            ",".join(h.header_names) or "-",
+        ]
         for h in settings.alerts.hooks
     ]
-    _print_table(["NAME", "KIND", "HOST", "SIGNED"], rows, "no hooks configured")
+    # Header values are credentials: only their names are shown.
+    _print_table(["NAME", "KIND", "HOST", "SIGNED", "HEADERS"], rows, "no hooks configured")
 
 
 @hook.command("test")
@@ -360,7 +367,8 @@ def deliveries() -> None:
     "statuses",
     multiple=True,
     metavar="STATUS",
-    help="pending, delivered, failed or dead (repeatable or comma-separated; default all).",
+    help="pending, delivered, failed, dead or superseded (repeatable or comma-separated; "
+    "default all).",
 )
 @click.option("--fleet", metavar="FLEET", help="Only this fleet.")
 @click.option("--limit", type=int, default=200, show_default=True, help="Most rows listed.")

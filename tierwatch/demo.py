@@ -40,6 +40,8 @@ baseline = "2h"
 degraded_for = "0s"
 delivery_interval_seconds = 1
 repeat_interval = "1h"
+# The demo's hook listens on loopback, which hooks reach only when allowed.
+allowed_hosts = ["127.0.0.1"]
 
 [[alerts.hooks]]
 name = "demo"

@@ -17,23 +17,37 @@ In the configuration file::
 
     [[alerts.hooks]]
     name = "ops"
+    kind = "webhook"
+    url = "https://hooks.example.com/tierwatch"
+    secret_file = "/run/secrets/tierwatch_hook_secret"
+
+    [[alerts.hooks]]
+    name = "am"
     kind = "alertmanager"
-    url = "https://hooks.example.com/alertmanager"
-    secret = "whsec_..."
+    url = "https://alertmanager.example.com"
+    headers = { Authorization = "Bearer ${AM_TOKEN}" }
+
+Credentials (``secret``, header values, ``bearer_token``, ``basic_auth.password``)
+may name environment variables (``${VAR}``) or come from files (``*_file``); they
+are resolved once at start-up (:mod:`collector.credentials`), kept out of reprs
+and never shown by the API or CLI.
 """
 
 from __future__ import annotations
 
+import base64
 import re
 from datetime import timedelta
 from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from analytics.alerting.signing import secret_key
 from analytics.alerting.urls import check_url
 from analytics.durations import parse_duration
 from collector.config import Section
+from collector.credentials import expand, one_of
 from collector.schema import SEGMENT_DIMENSIONS
 
 #: Names of the built-in rules.
@@ -43,7 +57,24 @@ BUILTIN_RULES = (DEGRADED_RULE, PRIVACY_RULE)
 SEVERITIES = ("info", "warning", "critical")
 HOOK_KINDS = ("webhook", "alertmanager", "slack")
 OPERATORS = (">", ">=", "<", "<=")
+#: Alertmanager's API for posting alerts, under its base URL.
+ALERTMANAGER_PATH = "/api/v2/alerts"
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+#: An HTTP header name (RFC 9110 token).
+_HEADER = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+#: Headers the sender sets itself.
+_RESERVED_HEADERS = frozenset(
+    {
+        "content-type",
+        "content-length",
+        "host",
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+        "transfer-encoding",
+        "connection",
+    }
+)
 
 
 def parse_for(text: str) -> timedelta:
@@ -155,18 +186,48 @@ class AlertRule(Section):
         return parse_for(self.for_)
 
 
+class BasicAuth(Section):
+    """HTTP basic authentication for a hook: a user name and a password (or its file)."""
+
+    username: str = Field(default="", description="User name.")
+    password: str = Field(default="", description="Password (${VAR} allowed).", repr=False)
+    password_file: str = Field(default="", description="File holding the password.")
+
+
 class HookSettings(Section):
-    """One alerting hook: where notifications are sent, in which format, signed with what."""
+    """One alerting hook: where notifications are sent, in which format, with which credentials."""
 
     name: str = Field(default="", description="Hook name, used by the API, CLI and deliveries.")
     kind: Literal["webhook", "alertmanager", "slack"] = Field(
         default="webhook",
-        description="webhook (generic JSON), alertmanager (webhook payload version 4) or slack.",
+        description="webhook (generic JSON), alertmanager (Alertmanager's v2 API: url is the "
+        "Alertmanager's base URL, alerts are posted to <url>/api/v2/alerts) or slack.",
     )
     url: str = Field(default="", description="http:// or https:// URL the notifications go to.")
     secret: str = Field(
         default="",
-        description="Standard Webhooks signing secret, whsec_<base64>; required except for slack.",
+        description="Standard Webhooks signing secret, whsec_<base64> (${VAR} allowed); "
+        "required for the webhook kind.",
+        repr=False,
+    )
+    secret_file: str = Field(default="", description="File holding the secret, instead of secret.")
+    headers: dict[str, str] = Field(
+        default_factory=dict,
+        description='Extra HTTP headers on every request, e.g. { Authorization = "Bearer '
+        '${AM_TOKEN}" }; values may name environment variables.',
+        repr=False,
+    )
+    bearer_token: str = Field(
+        default="",
+        description="Sent as Authorization: Bearer <token> (${VAR} allowed).",
+        repr=False,
+    )
+    bearer_token_file: str = Field(
+        default="", description="File holding the bearer token, instead of bearer_token."
+    )
+    basic_auth: BasicAuth | None = Field(
+        default=None,
+        description="HTTP basic authentication: { username, password or password_file }.",
     )
     fleets: list[str] = Field(
         default_factory=list, description="Only alerts of these fleets (empty: every fleet)."
@@ -177,30 +238,109 @@ class HookSettings(Section):
     timeout_seconds: float = Field(
         default=10.0, gt=0, le=300, description="How long one attempt may take."
     )
+    resend_interval: str = Field(
+        default="1m",
+        description="alertmanager kind: firing alerts are sent again this often (at the next "
+        "evaluation pass), each time with endsAt three intervals ahead, so Alertmanager keeps "
+        "them active for as long as they fire and resolves them on its own if tierwatch stops.",
+    )
+
+    _signing_secret: str = PrivateAttr(default="")
+    _request_headers: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
         return _check_name(value, "hook")
 
-    @field_validator("secret")
+    @field_validator("resend_interval")
     @classmethod
-    def _secret(cls, value: str) -> str:
-        if value:
-            secret_key(value)
+    def _resend(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @field_validator("headers")
+    @classmethod
+    def _header_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not _HEADER.match(name):
+                raise ValueError(f"header name {name!r} is not a valid HTTP header name")
+            if name.lower() in _RESERVED_HEADERS:
+                raise ValueError(f"header {name!r} is set by tierwatch and cannot be configured")
         return value
 
     @model_validator(mode="after")
-    def _needs_secret(self) -> HookSettings:
-        if not self.secret and self.kind != "slack":
+    def _credentials(self) -> HookSettings:
+        where = f"hook {self.name!r}: "
+        try:
+            secret = one_of(self.secret, self.secret_file, key="secret")
+            if secret:
+                try:
+                    secret_key(secret)
+                except ValueError as exc:
+                    raise ValueError(f"secret: {exc}") from None
+            headers = {k: expand(v, key=f"headers.{k}") for k, v in self.headers.items()}
+            authorization = [k for k in headers if k.lower() == "authorization"]
+            token = one_of(self.bearer_token, self.bearer_token_file, key="bearer_token")
+            ways = len(authorization) + bool(token) + (self.basic_auth is not None)
+            if ways > 1:
+                raise ValueError(
+                    "set one of headers.Authorization, bearer_token(_file) and basic_auth"
+                )
+            if token:
+                headers["Authorization"] = f"Bearer {token}"
+            if self.basic_auth is not None:
+                auth = self.basic_auth
+                password = one_of(auth.password, auth.password_file, key="basic_auth.password")
+                pair = f"{expand(auth.username, key='basic_auth.username')}:{password}"
+                headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+        except ValueError as exc:
+            raise ValueError(where + str(exc)) from None
+        for key, value in headers.items():
+            if any(c in value for c in "\r\n\0"):
+                raise ValueError(f"{where}the value of header {key!r} holds a line break")
+        if not secret and self.kind == "webhook":
             raise ValueError(
-                f"hook {self.name!r} needs a secret (whsec_<base64>) to sign its notifications"
+                f"{where}needs a secret (whsec_<base64>, or secret_file) to sign its notifications"
             )
         check_url(self.url)
+        self._signing_secret = secret
+        self._request_headers = headers
         return self
 
+    @property
+    def signing_secret(self) -> str:
+        """The resolved signing secret ("" when notifications are not signed)."""
+        return self._signing_secret
+
+    @property
+    def request_headers(self) -> dict[str, str]:
+        """The resolved extra headers, authorization included (never show them)."""
+        return dict(self._request_headers)
+
+    @property
+    def header_names(self) -> list[str]:
+        """The names of the extra headers sent (safe to show; the values are not)."""
+        return sorted(self._request_headers)
+
+    @property
+    def endpoint(self) -> str:
+        """Where notifications are posted: ``url``, or for alertmanager its v2 alerts API."""
+        if self.kind != "alertmanager":
+            return self.url
+        parts = urlsplit(self.url)
+        path = parts.path.rstrip("/")
+        if not path.endswith(ALERTMANAGER_PATH):
+            path += ALERTMANAGER_PATH
+        return urlunsplit(parts._replace(path=path))
+
+    @property
+    def resend_interval_seconds(self) -> float:
+        """``resend_interval`` in seconds."""
+        return parse_duration(self.resend_interval).total_seconds()
+
     def __repr__(self) -> str:
-        # Never show the secret (logs, reprs of settings).
+        # Never show the secret or header values (logs, reprs of settings).
         return f"HookSettings(name={self.name!r}, kind={self.kind!r}, url={self.url!r})"
 
 
@@ -258,15 +398,21 @@ class AlertsSettings(Section):
     hooks: list[HookSettings] = Field(
         default_factory=list,
         description="Hooks, [[alerts.hooks]] with name, kind (webhook, alertmanager, slack), "
-        "url, secret (whsec_<base64>), fleets, severities, timeout_seconds (default 10).",
+        "url, secret (whsec_<base64>) or secret_file, headers, bearer_token(_file), basic_auth, "
+        "fleets, severities, timeout_seconds (default 10), resend_interval (alertmanager, "
+        "default 1m).",
     )
     repeat_interval: str = Field(
         default="4h", description="A firing alert is notified again after this long."
     )
     allowed_hosts: list[str] = Field(
         default_factory=list,
-        description="Hosts hooks may reach, exact (`hooks.example.com`) or with subdomains "
-        "(`*.example.com`); empty: any host.",
+        description="Hosts hooks may reach: names, exact (`hooks.example.com`) or with "
+        "subdomains (`*.example.com`), addresses (`10.0.0.5`, `::1`) or networks "
+        "(`10.0.0.0/8`). Empty: any host with public addresses. Loopback, link-local, "
+        "private, multicast and unspecified addresses are reached only when an entry names "
+        "the host, its address or its network; a non-empty list also limits hooks to the "
+        "hosts it names.",
     )
     delivery_interval_seconds: float = Field(
         default=1.0, gt=0, description="How often the delivery worker looks for due notifications."

@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 
 from analytics.alerting import outbox
 from analytics.alerting.config import AlertsSettings
+from analytics.alerting.destinations import HostPolicy
 from analytics.alerting.retry import Backoff, expired, next_attempt_at
 from analytics.alerting.sender import Outcome, send
 from analytics.alerting.signing import signed_headers
@@ -26,7 +27,7 @@ from analytics.durations import parse_duration
 
 log = logging.getLogger(__name__)
 
-#: The send stage: (url, body, headers, timeout) → outcome.
+#: The send stage: (url, body, headers, timeout, policy) → outcome.
 Send = Callable[..., Outcome]
 
 
@@ -154,5 +155,14 @@ def _send_one(
     except BadHookUrl as exc:
         return Outcome(delivered=False, retryable=False, error=str(exc))
     body = item.body.encode()
-    headers = signed_headers(hook.secret or None, item.webhook_id, clock() // 1000, body)
-    return sender(hook.url, body, headers, timeout=hook.timeout_seconds)
+    headers = {
+        **hook.request_headers,
+        **signed_headers(hook.signing_secret or None, item.webhook_id, clock() // 1000, body),
+    }
+    return sender(
+        hook.endpoint,
+        body,
+        headers,
+        timeout=hook.timeout_seconds,
+        policy=HostPolicy.of(settings.allowed_hosts),
+    )

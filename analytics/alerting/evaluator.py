@@ -4,6 +4,8 @@
 frames), hands everything to :func:`plan_pass`, which is pure, and writes the
 plan in one transaction: alert rows, their history and the notification rows
 together, fenced by the evaluator lease so that only its holder writes.
+Alertmanager hooks get their batches (:mod:`analytics.alerting.batches`) in the
+same transaction, so their re-sends are outbox rows like any notification.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, RowMapping, insert, select, update
 
 from analytics.alerting import lease, outbox
+from analytics.alerting.batches import Batch, batches_due, horizon_ms
 from analytics.alerting.config import (
     DEGRADED_RULE,
     PRIVACY_RULE,
@@ -29,7 +32,7 @@ from analytics.alerting.config import (
     parse_for,
 )
 from analytics.alerting.dedup import notification_due
-from analytics.alerting.payloads import Notice, render
+from analytics.alerting.payloads import Notice, alertmanager_body, dump, render
 from analytics.alerting.routing import hooks_for
 from analytics.alerting.rules import (
     Candidate,
@@ -39,7 +42,14 @@ from analytics.alerting.rules import (
 )
 from analytics.alerting.signing import new_webhook_id
 from analytics.alerting.silences import Silence, active_silences, muted_by
-from analytics.alerting.states import ACTIVE_STATES, Alert, Transition, advance
+from analytics.alerting.states import (
+    ACTIVE_STATES,
+    FIRING,
+    RESOLVED,
+    Alert,
+    Transition,
+    advance,
+)
 from analytics.alerting.times import to_ms
 from analytics.config import AnalyticsSettings
 from analytics.durations import parse_duration
@@ -64,12 +74,17 @@ class Collected:
 
 @dataclass(frozen=True)
 class Plan:
-    """What one pass writes: changed alerts, their transitions, and notifications due."""
+    """What one pass writes: changed alerts, their transitions, and notifications due.
+
+    ``firing`` holds every alert firing after the pass that operators were told of
+    and that is not muted (what Alertmanager hooks are sent again).
+    """
 
     alerts: list[Alert]
     new: frozenset[str]
     transitions: list[Transition]
     notices: list[tuple[Alert, str]]
+    firing: list[Alert] = dataclasses.field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -184,6 +199,11 @@ def plan_pass(
     changed: list[Alert] = []
     transitions: list[Transition] = []
     notices: list[tuple[Alert, str]] = []
+    firing = [
+        alert
+        for fingerprint, alert in current.items()
+        if fingerprint not in fingerprints and _told_firing(alert)
+    ]
     for fingerprint in fingerprints:
         before = current.get(fingerprint)
         after, transition = advance(
@@ -203,8 +223,42 @@ def plan_pass(
             transitions.append(transition)
         if after != before:
             changed.append(after)
+        if _told_firing(after):
+            firing.append(after)
     new = frozenset(a.fingerprint for a in changed if a.fingerprint not in current)
-    return Plan(alerts=changed, new=new, transitions=transitions, notices=notices)
+    return Plan(alerts=changed, new=new, transitions=transitions, notices=notices, firing=firing)
+
+
+def _told_firing(alert: Alert) -> bool:
+    return alert.state == FIRING and alert.notified_state == FIRING and alert.silenced_by is None
+
+
+def plan_batches(
+    alerts: AlertsSettings,
+    plan: Plan,
+    *,
+    resolved: Iterable[Alert],
+    last_sent: Mapping[tuple[str, str], int],
+    now: int,
+) -> list[Batch]:
+    """The Alertmanager batches of a planned pass (pure).
+
+    ``resolved`` are alerts stored as resolved recently (before this pass).
+    """
+    told_resolved = {a.fingerprint: a for a in resolved if a.notified_state == RESOLVED}
+    for alert in plan.alerts:
+        told_resolved.pop(alert.fingerprint, None)
+        if alert.state == RESOLVED and alert.notified_state == RESOLVED:
+            told_resolved[alert.fingerprint] = alert
+    return batches_due(
+        alerts.hooks,
+        firing=plan.firing,
+        resolved=list(told_resolved.values()),
+        changed=[alert for alert, _ in plan.notices],
+        last_sent=last_sent,
+        now=now,
+        evaluation_interval_seconds=alerts.evaluation_interval_seconds,
+    )
 
 
 def evaluate(
@@ -228,10 +282,14 @@ def evaluate(
         return None
     now = clock()
     now_ms = to_ms(now)
+    am_hooks = [h for h in alerts.hooks if h.kind == "alertmanager"]
+    horizon = max((horizon_ms(h, alerts.evaluation_interval_seconds) for h in am_hooks), default=0)
     with engine.connect() as conn:
         collected = collect(conn, alerts, analytics=analytics, privacy=privacy, now=now)
         current = load_alerts(conn, [c.fingerprint for c in collected.candidates])
         silences = active_silences(conn, now=now_ms)
+        resolved = load_resolved(conn, since=now_ms - horizon) if am_hooks else []
+        last_sent = outbox.last_batches(conn) if am_hooks else {}
     plan = plan_pass(
         current,
         collected,
@@ -240,6 +298,7 @@ def evaluate(
         evaluator=holder,
         repeat_interval_ms=int(parse_duration(alerts.repeat_interval).total_seconds() * 1000),
     )
+    batches = plan_batches(alerts, plan, resolved=resolved, last_sent=last_sent, now=now_ms)
     deliveries = 0
     with engine.connect() as conn:
         conn = conn.execution_options(**{WRITE: True})
@@ -250,6 +309,10 @@ def evaluate(
                 deliveries += enqueue_notice(
                     conn, alerts, alert, event, now=now_ms, external_url=public_url
                 )
+            keep_ms = int(parse_duration(alerts.max_age).total_seconds() * 1000)
+            for batch in batches:
+                enqueue_batch(conn, batch, now=now_ms, external_url=public_url, keep_ms=keep_ms)
+            deliveries += len(batches)
     for transition in plan.transitions:
         log.info(
             "alert %s: %s -> %s: %s",
@@ -276,6 +339,12 @@ def load_alerts(conn: Connection, fingerprints: Sequence[str]) -> dict[str, Aler
             )
         ).mappings()
     return {row["fingerprint"]: _alert(row) for row in rows}
+
+
+def load_resolved(conn: Connection, *, since: int) -> list[Alert]:
+    """Alerts resolved at ``since`` or later."""
+    query = select(ALERTS).where(ALERTS.c.state == RESOLVED, ALERTS.c.resolved_at >= since)
+    return [_alert(row) for row in conn.execute(query).mappings()]
 
 
 def _alert(row: RowMapping) -> Alert:
@@ -309,17 +378,9 @@ def write_alerts(conn: Connection, plan: Plan) -> None:
         )
 
 
-def enqueue_notice(
-    conn: Connection,
-    settings: AlertsSettings,
-    alert: Alert,
-    event: str,
-    *,
-    now: int,
-    external_url: str,
-) -> int:
-    """Write one notification row per hook that takes ``alert``; return how many."""
-    notice = Notice(
+def notice_of(alert: Alert, event: str, *, now: int) -> Notice:
+    """What a notification of ``alert`` says at ``now``."""
+    return Notice(
         event=event,
         fingerprint=alert.fingerprint,
         rule=alert.rule,
@@ -333,7 +394,27 @@ def enqueue_notice(
         resolved_at=alert.resolved_at,
         at=now,
     )
-    hooks = hooks_for(settings.hooks, fleet=alert.fleet, severity=alert.severity)
+
+
+def enqueue_notice(
+    conn: Connection,
+    settings: AlertsSettings,
+    alert: Alert,
+    event: str,
+    *,
+    now: int,
+    external_url: str,
+) -> int:
+    """Write one notification row per hook that takes ``alert``; return how many.
+
+    Alertmanager hooks are left out: they get batches (:func:`enqueue_batch`).
+    """
+    notice = notice_of(alert, event, now=now)
+    hooks = [
+        hook
+        for hook in hooks_for(settings.hooks, fleet=alert.fleet, severity=alert.severity)
+        if hook.kind != "alertmanager"
+    ]
     for hook in hooks:
         outbox.enqueue(
             conn,
@@ -347,3 +428,33 @@ def enqueue_notice(
             now=now,
         )
     return len(hooks)
+
+
+def enqueue_batch(
+    conn: Connection, batch: Batch, *, now: int, external_url: str, keep_ms: int
+) -> int:
+    """Write one Alertmanager batch row; supersede the older ones waiting; return its id.
+
+    Finished batches of the hook and fleet older than ``keep_ms`` are deleted.
+    """
+    body = alertmanager_body(
+        [
+            (notice_of(alert, FIRING if alert.state == FIRING else RESOLVED, now=now), ends_at)
+            for alert, ends_at in batch.alerts
+        ],
+        external_url=external_url,
+    )
+    delivery_id = outbox.enqueue(
+        conn,
+        webhook_id=new_webhook_id(),
+        hook=batch.hook.name,
+        kind=batch.hook.kind,
+        event=outbox.BATCH,
+        body=dump(body),
+        fingerprint=None,
+        fleet=batch.fleet,
+        now=now,
+    )
+    outbox.supersede(conn, hook=batch.hook.name, fleet=batch.fleet, newer=delivery_id, now=now)
+    outbox.prune_batches(conn, hook=batch.hook.name, fleet=batch.fleet, before=now - keep_ms)
+    return delivery_id

@@ -16,13 +16,31 @@ by ``webhook-id``.
 Rows of one alert to one hook go out in order: a row is not claimed while an
 earlier row of the same alert and hook is still pending (a resolution never
 overtakes its firing notification).
+
+An Alertmanager hook gets batches instead (event ``batch``, no fingerprint, one
+fleet): every alert it should know of, re-sent every ``resend_interval``
+(:mod:`analytics.alerting.batches`). Batches of one hook and fleet go out in
+order too, and a new batch makes the older ones still waiting ``superseded``:
+it says everything they said, newer.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Connection, Engine, and_, exists, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from collector.db import WRITE
 from collector.schema import DELIVERIES
@@ -31,6 +49,10 @@ PENDING = "pending"
 DELIVERED = "delivered"
 FAILED = "failed"
 DEAD = "dead"
+SUPERSEDED = "superseded"
+STATUSES = (PENDING, DELIVERED, FAILED, DEAD, SUPERSEDED)
+#: The event of an Alertmanager batch row.
+BATCH = "batch"
 
 
 @dataclass(frozen=True)
@@ -80,20 +102,79 @@ def enqueue(
 
 
 def _due(now: int) -> ColumnElement[bool]:
-    """Pending, due, unclaimed, and no earlier pending row of the same alert and hook."""
+    """Pending, due, unclaimed, and no earlier pending row of the same alert (or batch) and hook."""
     table = DELIVERIES
     earlier = DELIVERIES.alias("earlier")
+    same_batch = and_(
+        table.c.event == BATCH, earlier.c.event == BATCH, earlier.c.fleet == table.c.fleet
+    )
     return and_(
         table.c.status == PENDING,
         table.c.next_attempt_at <= now,
         or_(table.c.claimed_until.is_(None), table.c.claimed_until < now),
         ~exists().where(
             earlier.c.hook == table.c.hook,
-            earlier.c.fingerprint == table.c.fingerprint,
+            or_(earlier.c.fingerprint == table.c.fingerprint, same_batch),
             earlier.c.status == PENDING,
             earlier.c.id < table.c.id,
         ),
     )
+
+
+def prune_batches(conn: Connection, *, hook: str, fleet: str, before: int) -> int:
+    """Delete the finished batches of ``hook`` and ``fleet`` written before ``before``.
+
+    Batches are re-sent every minute or so, and each says everything the older ones
+    said: the finished ones are history no one reads, kept for ``alerts.max_age``.
+    """
+    table = DELIVERIES
+    result = conn.execute(
+        delete(table).where(
+            table.c.hook == hook,
+            table.c.fleet == fleet,
+            table.c.event == BATCH,
+            table.c.status != PENDING,
+            table.c.created_at < before,
+        )
+    )
+    return int(result.rowcount)
+
+
+def last_batches(conn: Connection) -> dict[tuple[str, str], int]:
+    """When the newest batch of each (hook, fleet) was written (Unix ms)."""
+    table = DELIVERIES
+    rows = conn.execute(
+        select(table.c.hook, table.c.fleet, func.max(table.c.created_at))
+        .where(table.c.event == BATCH)
+        .group_by(table.c.hook, table.c.fleet)
+    )
+    return {(hook, fleet or ""): int(at) for hook, fleet, at in rows}
+
+
+def supersede(conn: Connection, *, hook: str, fleet: str, newer: int, now: int) -> int:
+    """Mark the waiting batches of ``hook`` and ``fleet`` older than row ``newer`` superseded.
+
+    A batch being sent right now (claimed) is left alone; the newer one waits for it.
+    """
+    table = DELIVERIES
+    result = conn.execute(
+        update(table)
+        .where(
+            table.c.hook == hook,
+            table.c.fleet == fleet,
+            table.c.event == BATCH,
+            table.c.status == PENDING,
+            table.c.id < newer,
+            or_(table.c.claimed_until.is_(None), table.c.claimed_until < now),
+        )
+        .values(
+            status=SUPERSEDED,
+            last_error=f"superseded by delivery {newer}",
+            claimed_by=None,
+            claimed_until=None,
+        )
+    )
+    return int(result.rowcount)
 
 
 def claim(

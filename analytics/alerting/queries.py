@@ -21,7 +21,7 @@ from collector.schema import ALERT_EVENTS, ALERTS, DELIVERIES, SILENCES
 #: Alert states, in the order lists show them.
 ALERT_STATES = ("firing", "pending", "resolved", "inactive")
 #: Delivery statuses.
-DELIVERY_STATUSES = ("pending", "delivered", "failed", "dead")
+DELIVERY_STATUSES = ("pending", "delivered", "failed", "dead", "superseded")
 
 ALERT_COLUMNS = (
     "fingerprint",
@@ -156,9 +156,10 @@ def list_deliveries(
     """Notifications to hooks with their delivery status, newest first.
 
     Columns: id, webhook_id, hook, fingerprint (of the alert; ``None`` for a test
-    notification), status (pending, delivered, failed, dead), attempts,
-    last_status_code, last_error, created_at, next_attempt_at, delivered_at, then
-    event (firing, resolved, test), kind (webhook, alertmanager, slack) and fleet.
+    notification or an Alertmanager batch), status (pending, delivered, failed, dead,
+    superseded), attempts, last_status_code, last_error, created_at, next_attempt_at,
+    delivered_at, then event (firing, resolved, test, batch), kind (webhook,
+    alertmanager, slack) and fleet.
     A fleet sees the deliveries of its own alerts only.
     """
     table = DELIVERIES

@@ -16,6 +16,7 @@ import random
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import anyio
 from sqlalchemy import Engine
@@ -23,6 +24,7 @@ from sqlalchemy import Engine
 from analytics.alerting import lease
 from analytics.alerting.config import AlertsSettings
 from analytics.alerting.delivery import Attempted, deliver_due
+from analytics.alerting.destinations import HostPolicy
 from analytics.alerting.evaluator import Evaluation, evaluate
 from analytics.alerting.times import to_ms
 from analytics.config import AnalyticsSettings
@@ -39,6 +41,17 @@ def utc_now() -> datetime:
 def now_ms() -> int:
     """The wall clock in Unix milliseconds."""
     return to_ms(utc_now())
+
+
+def hook_warnings(alerts: AlertsSettings) -> list[str]:
+    """Hooks whose host is known at start-up to be refused (an address literal or localhost)."""
+    policy = HostPolicy.of(alerts.allowed_hosts)
+    warnings = []
+    for hook in alerts.hooks:
+        warning = policy.static_warning(hook.name, urlsplit(hook.url).hostname or "")
+        if warning is not None:
+            warnings.append(warning)
+    return warnings
 
 
 class AlertService:
@@ -64,6 +77,8 @@ class AlertService:
         self.rng = random.Random()
         #: Told each pass's outcome (written, skipped, lease_lost, failed) and its seconds.
         self.on_evaluation = on_evaluation or (lambda outcome, seconds: None)
+        for warning in hook_warnings(alerts):
+            log.warning("%s", warning)
 
     def evaluate_once(self) -> Evaluation | None:
         """One evaluation pass, if this server holds the lease."""

@@ -12,6 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
+from analytics.alerting.destinations import HostPolicy, host_allowed
+
+__all__ = ["BadHookUrl", "check_url", "host_allowed"]
+
 
 class BadHookUrl(ValueError):
     """A hook URL must be http:// or https:// with a host, and the host must be allowed."""
@@ -30,8 +34,13 @@ def check_url(url: str, allowed_hosts: Sequence[str] = ()) -> str:
     if not host:
         raise BadHookUrl(f"hook URL {url!r} has no host")
     if parts.username or parts.password:
-        raise BadHookUrl(f"hook URL {url!r} must not carry credentials; use the hook's secret")
-    if allowed_hosts and not host_allowed(host, allowed_hosts):
+        raise BadHookUrl(
+            f"hook URL {url!r} must not carry credentials; use the hook's basic_auth or headers"
+        )
+    policy = HostPolicy.of(allowed_hosts)
+    # A name not listed may still resolve into a listed network: that is checked when called.
+    named = policy.names_host(host)
+    if policy.restricted and not named and (_is_literal(host) or not policy.networks):
         raise BadHookUrl(
             f"hook URL {url!r}: host {host!r} is not in alerts.allowed_hosts "
             f"({', '.join(allowed_hosts)})"
@@ -39,14 +48,5 @@ def check_url(url: str, allowed_hosts: Sequence[str] = ()) -> str:
     return url
 
 
-def host_allowed(host: str, allowed_hosts: Sequence[str]) -> bool:
-    """Whether ``host`` is one of ``allowed_hosts`` or under one of their ``*.`` wildcards."""
-    host = host.lower().rstrip(".")
-    for entry in allowed_hosts:
-        entry = entry.lower().rstrip(".")
-        if entry.startswith("*."):
-            if host.endswith(entry[1:]) and host != entry[2:]:
-                return True
-        elif host == entry:
-            return True
-    return False
+def _is_literal(host: str) -> bool:
+    return HostPolicy.of([host]).networks != ()

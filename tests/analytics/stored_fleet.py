@@ -47,13 +47,17 @@ def _devices(name: str) -> list[str]:
     return [f"{name}-{i:02d}" for i in range(10)]
 
 
-def write_fleet(engine: Engine, *, seed: int = 5) -> Written:
-    """Write the fleet through :meth:`collector.store.Store.write`; return what was written."""
+def write_fleet(engine: Engine, *, seed: int = 5, end: datetime = END) -> Written:
+    """Write the fleet through :meth:`collector.store.Store.write`; return what was written.
+
+    ``end`` moves the three hours (tests against real clocks end them now).
+    """
+    end_s = int(end.timestamp())
     rng = np.random.default_rng(seed)
     normal = Profile(attempts=PER_HOUR, error_rate=0.03, fallback_rate=0.05)
     written = Written()
     for hour in (3, 2, 1):
-        start = END_S - hour * 3600
+        start = end_s - hour * 3600
         in_window = hour == 1
         for device_model in ("pixel-7", "galaxy-a14"):
             key = segment_key(device_model=device_model)
@@ -73,7 +77,7 @@ def write_fleet(engine: Engine, *, seed: int = 5) -> Written:
             key = segment_key(tier=tier, node=node)
             written.rows += attempt_rows(key, normal, start_s=start, minutes=60, rng=rng)
     written.rows += _escalations_and_shadows(written.rows, rng)
-    Store(engine).write(Batch(attempts=written.rows), received_ns=END_S * 1_000_000_000)
+    Store(engine).write(Batch(attempts=written.rows), received_ns=end_s * 1_000_000_000)
     return written
 
 

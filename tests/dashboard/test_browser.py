@@ -85,6 +85,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             "dashboard.refresh_seconds": 0,  # pages change only when a test acts
             "alerts.evaluation_interval_seconds": 0.5,
             "alerts.degraded_for": "0s",
+            # the hook listens on loopback, which hooks reach only when allowed
+            "alerts.allowed_hosts": ["127.0.0.1"],
             "alerts.hooks": [
                 {
                     "name": "ops",

@@ -147,7 +147,7 @@ class SilenceUpdate(BaseModel):
 
 
 class HookModel(BaseModel):
-    """A configured hook (its URL and secret are not shown: both can be credentials)."""
+    """A configured hook; its URL, secret and header values are not shown (credentials)."""
 
     name: str
     kind: str
@@ -155,6 +155,10 @@ class HookModel(BaseModel):
     fleets: list[str]
     severities: list[str]
     signed: bool = Field(description="Whether notifications carry a webhook-signature.")
+    headers: list[str] = Field(
+        default_factory=list,
+        description="Names of the extra headers sent (Authorization included); never their values.",
+    )
 
 
 class HooksResponse(BaseModel):

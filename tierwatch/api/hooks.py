@@ -17,7 +17,7 @@ router = APIRouter(prefix="/api/v1", tags=["alerts"])
 
 @router.get("/hooks", response_model=HooksResponse, summary="Configured alerting hooks")
 def get_hooks(request: Request, principal: ReadAuth) -> dict[str, Any]:
-    """Hooks from [[alerts.hooks]]: name, kind and host (never the URL or the secret)."""
+    """Hooks from [[alerts.hooks]]: name, kind and host (never the URL, secret or header values)."""
     hooks = request.app.state.settings.alerts.hooks
     return {
         "hooks": [
@@ -27,7 +27,8 @@ def get_hooks(request: Request, principal: ReadAuth) -> dict[str, Any]:
                 "host": urlsplit(h.url).hostname or "",
                 "fleets": h.fleets,
                 "severities": list(h.severities),
-                "signed": bool(h.secret),
+                "signed": bool(h.signing_secret),
+                "headers": h.header_names,
             }
             for h in hooks
         ]

@@ -21,6 +21,8 @@ def alerts_settings(url: str, *, kind: str = "webhook", **overrides: Any) -> Ale
         "backoff_initial_seconds": 1.0,
         "backoff_max_seconds": 8.0,
         "claim_seconds": 5.0,
+        # the receivers of these tests listen on loopback
+        "allowed_hosts": ["127.0.0.1"],
         **overrides,
     }
     return AlertsSettings(**values)

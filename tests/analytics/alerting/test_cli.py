@@ -6,20 +6,25 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import Engine
 
 from analytics.alerting.rules import fingerprint
-from tests.analytics.alerting.conftest import SECRET
 from tests.analytics.alerting.receiver import Answer, Receiver
 from tests.analytics.alerting.test_evaluator import KEY, stack_for
 from tierwatch.cli import main
 
+TOKEN = "t0k3n-from-the-environment"
 
-def config(tmp_path: Path, receiver: Receiver) -> str:
+
+def config(tmp_path: Path, receiver: Receiver, *, allowed: bool = True) -> str:
     path = tmp_path / "tw.toml"
+    allow = 'allowed_hosts = ["127.0.0.1"]\n' if allowed else ""
     path.write_text(
-        f'[[alerts.hooks]]\nname = "ops"\nkind = "alertmanager"\nurl = "{receiver.url}/am"\nsecret = "{SECRET}"\n'
+        f"[alerts]\n{allow}"
+        f'[[alerts.hooks]]\nname = "ops"\nkind = "alertmanager"\nurl = "{receiver.url}/am"\n'
+        'headers = { Authorization = "Bearer ${AM_TOKEN}" }\n'
     )
     return str(path)
 
@@ -158,13 +163,17 @@ def test_silence_create_refuses_bad_input(db_url: str) -> None:
     assert "'later' is neither a duration (2h, 30m) nor an ISO 8601 time" in bad.output
 
 
-def test_hook_list_and_test(tmp_path: Path, db_url: str, receiver: Receiver) -> None:
+def test_hook_list_and_test(
+    tmp_path: Path, db_url: str, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AM_TOKEN", TOKEN)
     runner = CliRunner()
     cfg = config(tmp_path, receiver)
     listed = runner.invoke(main, ["--config", cfg, "hook", "list"]).output.rstrip("\n").split("\n")
+    # the header's name is listed, never its value
     assert [line.split() for line in listed] == [
-        ["NAME", "KIND", "HOST", "SIGNED"],
-        ["ops", "alertmanager", "127.0.0.1", "yes"],
+        ["NAME", "KIND", "HOST", "SIGNED", "HEADERS"],
+        ["ops", "alertmanager", "127.0.0.1", "no", "Authorization"],
     ]
     result = runner.invoke(main, ["--config", cfg, "hook", "test", "ops", "--db", db_url])
     assert result.exit_code == 0, result.output
@@ -172,18 +181,37 @@ def test_hook_list_and_test(tmp_path: Path, db_url: str, receiver: Receiver) -> 
     assert (
         result.output == f"test notification {seen.webhook_id} to hook ops: delivered (HTTP 200)\n"
     )
-    body = json.loads(seen.body)
-    assert (seen.path, body["version"], body["alerts"][0]["labels"]["alertname"]) == (
-        "/am",
-        "4",
-        "tierwatch_test",
-    )
+    assert seen.headers["authorization"] == f"Bearer {TOKEN}"
+    (alert,) = json.loads(seen.body)
+    assert (seen.path, alert["labels"]["alertname"]) == ("/am/api/v2/alerts", "tierwatch_test")
+    deliveries = runner.invoke(main, ["deliveries", "list", "--json", "--db", db_url])
+    assert TOKEN not in deliveries.output and TOKEN not in listed
     receiver.script = [Answer(200), Answer(410, body="gone")]
     failed = runner.invoke(main, ["--config", cfg, "hook", "test", "ops", "--db", db_url])
     assert failed.exit_code == 1
     assert failed.output.endswith(": failed (HTTP 410)\nError: HTTP 410: gone\n")
     unknown = runner.invoke(main, ["--config", cfg, "hook", "test", "nope", "--db", db_url])
     assert (unknown.exit_code, unknown.output) == (1, "Error: unknown hook 'nope' (hooks: ops)\n")
+
+
+def test_refused_hook_is_a_failed_delivery(
+    tmp_path: Path, db_url: str, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AM_TOKEN", TOKEN)
+    runner = CliRunner()
+    cfg = config(tmp_path, receiver, allowed=False)
+    result = runner.invoke(main, ["--config", cfg, "hook", "test", "ops", "--db", db_url])
+    refusal = (
+        "refused: hook host 127.0.0.1 is a loopback address; hooks reach only public addresses "
+        'unless alerts.allowed_hosts names the host, e.g. allowed_hosts = ["127.0.0.1"]'
+    )
+    assert result.exit_code == 1
+    assert result.output.endswith(f": failed (no answer)\nError: {refusal}\n")
+    assert receiver.requests == []
+    listed = runner.invoke(main, ["deliveries", "list", "--db", db_url]).output
+    _, row = listed.rstrip("\n").split("\n")
+    assert row.split()[1:5] == ["failed", "ops", "test", "-"]
+    assert row.endswith(refusal)
 
 
 def test_every_command_has_an_example() -> None:

@@ -103,12 +103,47 @@ def test_settings_survive_a_round_trip_through_json(tmp_path: Path) -> None:
         # a hook without a secret
         (
             '[[alerts.hooks]]\nname = "ops"\nurl = "https://h.example.com/"\n',
-            "invalid setting alerts.hooks.0: Value error, hook 'ops' needs a secret (whsec_<base64>) to sign its notifications",
+            "invalid setting alerts.hooks.0: Value error, hook 'ops': needs a secret (whsec_<base64>, or secret_file) to sign its notifications",
+        ),
+        # a secret from an environment variable that is not set
+        (
+            '[[alerts.hooks]]\nname = "ops"\nurl = "https://h.example.com/"\nsecret = "${TW_TEST_UNSET}"\n',
+            "invalid setting alerts.hooks.0: Value error, hook 'ops': secret names the environment variable TW_TEST_UNSET, which is not set; set TW_TEST_UNSET in the server's environment, or write the value in a file and use secret_file",
+        ),
+        # a secret file that does not exist
+        (
+            '[[alerts.hooks]]\nname = "ops"\nurl = "https://h.example.com/"\nsecret_file = "/nonexistent/secret"\n',
+            "invalid setting alerts.hooks.0: Value error, hook 'ops': secret_file = '/nonexistent/secret' cannot be read (No such file or directory); make the file readable by the server's user, or set the value from the environment instead",
+        ),
+        # a secret given twice
+        (
+            f'[[alerts.hooks]]\nname = "ops"\nurl = "https://h.example.com/"\nsecret = "{SECRET}"\nsecret_file = "/x"\n',
+            "invalid setting alerts.hooks.0: Value error, hook 'ops': set secret or secret_file, not both",
+        ),
+        # a header from an environment variable that is not set
+        (
+            '[[alerts.hooks]]\nname = "am"\nkind = "alertmanager"\nurl = "https://am.example.com/"\nheaders = { Authorization = "Bearer ${TW_TEST_UNSET}" }\n',
+            "invalid setting alerts.hooks.0: Value error, hook 'am': headers.Authorization names the environment variable TW_TEST_UNSET, which is not set; set TW_TEST_UNSET in the server's environment",
+        ),
+        # an unreadable basic auth password file
+        (
+            '[[alerts.hooks]]\nname = "am"\nkind = "alertmanager"\nurl = "https://am.example.com/"\nbasic_auth = { username = "tw", password_file = "/nonexistent/pw" }\n',
+            "invalid setting alerts.hooks.0: Value error, hook 'am': basic_auth.password_file = '/nonexistent/pw' cannot be read (No such file or directory); make the file readable by the server's user, or set the value from the environment instead",
+        ),
+        # two ways of authorising
+        (
+            '[[alerts.hooks]]\nname = "am"\nkind = "alertmanager"\nurl = "https://am.example.com/"\nbearer_token = "a"\nheaders = { Authorization = "Bearer b" }\n',
+            "invalid setting alerts.hooks.0: Value error, hook 'am': set one of headers.Authorization, bearer_token(_file) and basic_auth",
+        ),
+        # a header tierwatch sets itself
+        (
+            '[[alerts.hooks]]\nname = "am"\nkind = "alertmanager"\nurl = "https://am.example.com/"\nheaders = { Host = "x" }\n',
+            "invalid setting alerts.hooks.0.headers: Value error, header 'Host' is set by tierwatch and cannot be configured",
         ),
         # a secret in the wrong form
         (
             '[[alerts.hooks]]\nname = "ops"\nurl = "https://h.example.com/"\nsecret = "hunter2"\n',
-            "invalid setting alerts.hooks.0.secret: Value error, the secret must start with 'whsec_': A signing secret must be whsec_ followed by base64 of 24 to 64 bytes.",
+            "invalid setting alerts.hooks.0: Value error, hook 'ops': secret: the secret must start with 'whsec_': A signing secret must be whsec_ followed by base64 of 24 to 64 bytes.",
         ),
         # a URL that is not http(s)
         (

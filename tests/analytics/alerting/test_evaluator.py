@@ -97,6 +97,8 @@ def stack_for(db_url: str, engine: Engine, receiver: Receiver, **overrides: Any)
             "alerts.degraded_rule": False,
             "alerts.rules": [ERRORS_RULE],
             "alerts.hooks": [{"name": "ops", "url": receiver.url + "/hook", "secret": SECRET}],
+            # the receiver listens on loopback
+            "alerts.allowed_hosts": ["127.0.0.1"],
             **overrides,
         },
     )
@@ -269,7 +271,7 @@ def test_degraded_segment_rule(db_url: str, engine: Engine, receiver: Receiver) 
         "alerts.degraded_for": "0s",
         "alerts.baseline": "2h",
         "alerts.hooks": [
-            {"name": "am", "kind": "alertmanager", "url": receiver.url, "secret": SECRET}
+            {"name": "am", "kind": "alertmanager", "url": receiver.url, "resend_interval": "1m"}
         ],
     }
     for stack in stack_for(db_url, engine, receiver, **overrides):
@@ -278,19 +280,53 @@ def test_degraded_segment_rule(db_url: str, engine: Engine, receiver: Receiver) 
         assert result is not None and result.notifications == 1
         assert states(stack) == [("segment_degraded", "firing")]
         assert stack.deliver(END) == ["delivered"]
-        (body,) = bodies(receiver)
+        (seen,) = receiver.requests
+        assert seen.path == "/api/v2/alerts"
+        (alert,) = json.loads(seen.body)
         key = {"fleet": "fleet-a", "tier": "device", "task": "photo-tag"}
-        assert (body["version"], body["status"], body["receiver"]) == ("4", "firing", "am")
-        (alert,) = body["alerts"]
-        assert alert["fingerprint"] == fingerprint("segment_degraded", key)
-        assert alert["labels"] == {"alertname": "segment_degraded", "severity": "critical", **key}
-        assert alert["startsAt"] == "2025-01-02T12:00:00.000Z"
+        fp = fingerprint("segment_degraded", key)
+        assert alert["labels"] == {
+            "alertname": "segment_degraded",
+            "severity": "critical",
+            **key,
+            "tierwatch_rule": "segment_degraded",
+            "tierwatch_fingerprint": fp,
+        }
+        # ahead by three resend intervals
+        assert (alert["startsAt"], alert["endsAt"]) == (
+            "2025-01-02T12:00:00.000Z",
+            "2025-01-02T12:03:00.000Z",
+        )
         assert alert["annotations"]["summary"].startswith(
             "fleet=fleet-a tier=device task=photo-tag is degraded: "
         )
         assert (
             "error rate 8.3% vs 2.7% baseline (+210%), p<0.001"
             in alert["annotations"]["description"]
+        )
+        # within the resend interval nothing is sent; after it the alert goes again
+        steps = []
+        for seconds in (30, 60, 90, 120):
+            at = END + timedelta(seconds=seconds)
+            result = stack.evaluate(at)
+            assert result is not None
+            steps.append((seconds, result.notifications, stack.deliver(at)))
+        assert steps == [
+            (30, 0, []),
+            (60, 1, ["delivered"]),
+            (90, 0, []),
+            (120, 1, ["delivered"]),
+        ]
+        (last,) = json.loads(receiver.requests[-1].body)
+        assert (last["startsAt"], last["endsAt"]) == (
+            "2025-01-02T12:00:00.000Z",
+            "2025-01-02T12:05:00.000Z",
+        )
+        with stack.engine.connect() as conn:
+            deliveries = list_deliveries(conn, fleet="fleet-a")
+        assert (
+            deliveries[["event", "kind", "fingerprint"]].values.tolist()
+            == [["batch", "alertmanager", None]] * 3
         )
 
 

@@ -1,10 +1,10 @@
-"""Notification bodies: generic JSON, Alertmanager version 4 and Slack, exactly."""
+"""Notification bodies: generic JSON, Alertmanager's v2 API and Slack, exactly."""
 
 from __future__ import annotations
 
 import json
 
-from analytics.alerting.payloads import Notice, render
+from analytics.alerting.payloads import Notice, alertmanager_body, dump, render
 
 LABELS = {
     "alertname": "device_p95",
@@ -62,42 +62,68 @@ def test_webhook() -> None:
 
 
 def test_alertmanager_firing_and_resolved() -> None:
-    firing = json.loads(
-        render("alertmanager", FIRING, receiver="ops", external_url="https://tw.example.com")
+    ends = FIRING.at + 180_000
+    body = json.loads(
+        dump(
+            alertmanager_body(
+                [(FIRING, ends), (RESOLVED, RESOLVED.resolved_at or 0)],
+                external_url="https://tw.example.com",
+            )
+        )
     )
-    annotations = {"summary": FIRING.summary, "metric": "latency_p95_ms"}
-    assert firing == {
-        "version": "4",
-        "groupKey": '{}:{alertname="device_p95", fleet="robots", team="mobile", tier="device"}',
-        "truncatedAlerts": 0,
-        "status": "firing",
-        "receiver": "ops",
-        "groupLabels": {
-            "alertname": "device_p95",
-            "fleet": "robots",
-            "team": "mobile",
-            "tier": "device",
-        },
-        "commonLabels": LABELS,
-        "commonAnnotations": annotations,
-        "externalURL": "https://tw.example.com",
-        "alerts": [
-            {
-                "status": "firing",
-                "labels": LABELS,
-                "annotations": annotations,
-                "startsAt": "2025-01-02T12:00:00.000Z",
-                "endsAt": "0001-01-01T00:00:00Z",
-                "generatorURL": "https://tw.example.com/api/v1/alerts/00aa11bb22cc33dd",
-                "fingerprint": "00aa11bb22cc33dd",
-            }
-        ],
+    labels = {
+        **LABELS,
+        "tierwatch_rule": "device_p95",
+        "tierwatch_fingerprint": "00aa11bb22cc33dd",
     }
-    resolved = json.loads(render("alertmanager", RESOLVED, receiver="ops", external_url=""))
-    assert (resolved["status"], resolved["alerts"][0]["status"]) == ("resolved", "resolved")
-    assert resolved["alerts"][0]["endsAt"] == "2025-01-02T13:00:00.000Z"
-    # the same alert is the same group
-    assert resolved["groupKey"] == firing["groupKey"]
+    annotations = {
+        "metric": "latency_p95_ms",
+        "summary": FIRING.summary,
+        "description": FIRING.summary,
+        "tierwatch_alert": "https://tw.example.com/api/v1/alerts/00aa11bb22cc33dd",
+    }
+    # an array of postable alerts, in one request
+    assert body == [
+        {
+            "labels": labels,
+            "annotations": annotations,
+            "startsAt": "2025-01-02T12:00:00.000Z",
+            # a firing alert's end lies ahead: it is sent again before then
+            "endsAt": "2025-01-02T12:03:01.000Z",
+            "generatorURL": "https://tw.example.com/api/v1/health?by=fleet,tier&fleet=robots",
+        },
+        {
+            "labels": labels,
+            "annotations": annotations,
+            "startsAt": "2025-01-02T12:00:00.000Z",
+            # a resolved one's is when it resolved
+            "endsAt": "2025-01-02T13:00:00.000Z",
+            "generatorURL": "https://tw.example.com/api/v1/health?by=fleet,tier&fleet=robots",
+        },
+    ]
+
+
+def test_alertmanager_labels_and_annotations_are_strings() -> None:
+    notice = Notice(
+        **{
+            **FIRING.__dict__,
+            "labels": {**LABELS, "team.name": "mobile", "9lives": "yes"},
+            "annotations": {"value": 180.5},  # type: ignore[dict-item]
+        }
+    )
+    (alert,) = alertmanager_body([(notice, notice.at)], external_url="")
+    # names Alertmanager refuses are made into valid ones; values are strings
+    assert alert["labels"]["team_name"] == "mobile"
+    assert alert["labels"]["_9lives"] == "yes"
+    assert all(isinstance(v, str) for v in alert["labels"].values())
+    assert alert["annotations"]["value"] == "180.5"
+    # without a public URL there is no link
+    assert "generatorURL" not in alert and "tierwatch_alert" not in alert["annotations"]
+
+
+def test_alertmanager_test_notification_ends_ahead() -> None:
+    (alert,) = json.loads(render("alertmanager", FIRING, receiver="ops", external_url=""))
+    assert alert["endsAt"] == "2025-01-02T12:05:01.000Z"
 
 
 def test_slack() -> None:

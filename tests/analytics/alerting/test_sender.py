@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from analytics.alerting.destinations import HostPolicy
 from analytics.alerting.sender import Outcome, classify, parse_retry_after, send
 from tests.analytics.alerting.receiver import HANG, Answer, Receiver
 from tests.conftest import free_port
 
 HEADERS = {"webhook-id": "msg_1", "webhook-timestamp": "1", "webhook-signature": "v1,x"}
+#: The receivers listen on loopback, which hooks reach only when allowed.
+LOOPBACK = HostPolicy.of(["127.0.0.1"])
 
 
 @pytest.mark.parametrize(
@@ -58,7 +61,7 @@ HEADERS = {"webhook-id": "msg_1", "webhook-timestamp": "1", "webhook-signature":
 )
 def test_answers(receiver: Receiver, answer: Answer, expected: Outcome) -> None:
     receiver.script = [answer]
-    outcome = send(receiver.url + "/hook?x=1", b'{"a":1}', HEADERS, timeout=5)
+    outcome = send(receiver.url + "/hook?x=1", b'{"a":1}', HEADERS, timeout=5, policy=LOOPBACK)
     assert outcome == expected
     (seen,) = receiver.requests
     assert (seen.path, seen.body) == ("/hook?x=1", b'{"a":1}')
@@ -68,12 +71,12 @@ def test_answers(receiver: Receiver, answer: Answer, expected: Outcome) -> None:
 
 def test_timeout_is_retryable(receiver: Receiver) -> None:
     receiver.script = [HANG]
-    outcome = send(receiver.url, b"{}", HEADERS, timeout=0.3)
+    outcome = send(receiver.url, b"{}", HEADERS, timeout=0.3, policy=LOOPBACK)
     assert outcome == Outcome(delivered=False, retryable=True, error="timed out after 0.3s")
 
 
 def test_connection_refused_is_retryable() -> None:
-    outcome = send(f"http://127.0.0.1:{free_port()}/", b"{}", HEADERS, timeout=2)
+    outcome = send(f"http://127.0.0.1:{free_port()}/", b"{}", HEADERS, timeout=2, policy=LOOPBACK)
     assert outcome.retryable and not outcome.delivered and outcome.status_code is None
     assert outcome.error is not None and outcome.error.startswith("connection failed: ")
 

@@ -39,6 +39,7 @@ delivery_interval_seconds = 0.1
 claim_seconds = {HOOK_TIMEOUT + 1}
 backoff_initial_seconds = 0.1
 degraded_rule = false
+allowed_hosts = ["127.0.0.1"]
 
 [[alerts.rules]]
 name = "high_errors"

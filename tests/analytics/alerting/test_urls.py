@@ -28,7 +28,7 @@ from analytics.alerting.urls import BadHookUrl, check_url, host_allowed
         (
             "https://user:pw@hooks.example.com/",
             (),
-            "hook URL 'https://user:pw@hooks.example.com/' must not carry credentials; use the hook's secret",
+            "hook URL 'https://user:pw@hooks.example.com/' must not carry credentials; use the hook's basic_auth or headers",
         ),
         # a bad port
         (

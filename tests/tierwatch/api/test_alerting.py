@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from analytics.alerting.rules import fingerprint
+from analytics.alerting.signing import verify
 from collector.auth import create_token
 from tests.analytics.alerting.conftest import SECRET
 from tests.analytics.alerting.receiver import Receiver
@@ -129,6 +131,7 @@ def test_deliveries_hooks_and_test_notification(firing: Stack) -> None:
                 "fleets": [],
                 "severities": [],
                 "signed": True,
+                "headers": [],
             }
         ]
     }
@@ -155,7 +158,7 @@ def test_deliveries_hooks_and_test_notification(firing: Stack) -> None:
     )
     bad = client.get("/api/v1/deliveries", params={"status": "lost"})
     assert bad.json() == {
-        "detail": "invalid status: unknown delivery status 'lost'; statuses are pending, delivered, failed, dead"
+        "detail": "invalid status: unknown delivery status 'lost'; statuses are pending, delivered, failed, dead, superseded"
     }
 
 
@@ -370,3 +373,43 @@ def test_text_postgresql_cannot_store_is_refused(plain: Stack) -> None:
     assert resp.json()["detail"][0]["msg"] == "Value error, text cannot contain NUL characters"
     # a fingerprint is 16 hex digits
     assert client.get("/api/v1/alerts/not-a-fingerprint").status_code == 422
+
+
+def test_hook_credentials_are_sent_and_never_shown(
+    db_url: str,
+    engine: Engine,
+    receiver: Receiver,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    token, tenant = "am-token-from-env", "tenant-from-env"
+    monkeypatch.setenv("AM_TOKEN", token)
+    monkeypatch.setenv("AM_TENANT", tenant)
+    secret_file = tmp_path / "hook_secret"
+    secret_file.write_text(SECRET + "\n")
+    hooks = [
+        {
+            "name": "ops",
+            "url": receiver.url + "/hook",
+            "secret_file": str(secret_file),
+            "headers": {"X-Scope-OrgID": "${AM_TENANT}"},
+            "bearer_token": "${AM_TOKEN}",
+        }
+    ]
+    for stack in stack_for(db_url, engine, receiver, **{"alerts.hooks": hooks}):
+        client = stack.client
+        listed = client.get("/api/v1/hooks")
+        assert listed.json()["hooks"][0]["headers"] == ["Authorization", "X-Scope-OrgID"]
+        assert listed.json()["hooks"][0]["signed"] is True
+        result = client.post("/api/v1/hooks/ops/test")
+        assert result.json()["status"] == "delivered"
+        (seen,) = receiver.requests
+        # the values reach the receiver, signed with the secret read from the file
+        assert seen.headers["authorization"] == f"Bearer {token}"
+        assert seen.headers["x-scope-orgid"] == tenant
+        assert verify(SECRET, seen.headers, seen.body, now=int(seen.headers["webhook-timestamp"]))
+        # and show nowhere in what the API answers, nor in the settings' repr
+        answers = listed.text + result.text + client.get("/api/v1/deliveries").text
+        for value in (token, tenant, SECRET):
+            assert value not in answers
+            assert value not in repr(stack.settings)
