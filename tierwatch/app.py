@@ -59,7 +59,7 @@ def make_authenticate(engine: Engine, *, dev: bool):
         except Exception as exc:  # the database is down: nothing can be checked
             raise StoreBusy("cannot check the token: the database is unavailable") from exc
         if principal is None:
-            raise Unauthorized("unknown or revoked token")
+            raise Unauthorized("unknown, revoked or expired token")
         # A token for every fleet ("*") reads them all; for ingest it lets the payload decide.
         if principal.fleet == "*":
             return Principal(fleet=None, role=principal.role)
