@@ -51,7 +51,7 @@ class CollectorSettings(Section):
     max_queued_requests: int = Field(
         default=64,
         ge=0,
-        description="Export requests allowed to wait; beyond that the collector answers 503.",
+        description="Export requests allowed to wait; beyond that the collector answers 429.",
     )
     queue_timeout_seconds: float = Field(
         default=10.0, gt=0, description="How long a queued request waits before it is answered 503."

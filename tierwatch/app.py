@@ -35,6 +35,7 @@ from tierwatch.api import (
     summary,
     tiers,
     timeseries,
+    tokens,
     versions,
 )
 from tierwatch.ingest import build_ingestor, ingestor_from_json
@@ -149,6 +150,7 @@ def create_app(
         app.include_router(router)
     for router in (alerts.router, deliveries.router, silences.router, hooks.router):
         app.include_router(router)
+    app.include_router(tokens.router)
     app.mount(
         "/dashboard", LazyDashboard(settings, engine=engine, authenticate=receiver.authenticate)
     )

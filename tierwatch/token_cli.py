@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import click
 
-from collector.auth import ROLES, TokenInfo
+from collector.auth import ROLES
 from tierwatch.cli_base import Group, load, open_engine
 
 _db_option = click.option(
@@ -88,7 +88,10 @@ def token_list(ctx: click.Context, as_json: bool, db: str | None) -> None:
         tokens = list_tokens(engine)
     now = int(time.time())
     if as_json:
-        click.echo(json.dumps([token_record(t, now=now) for t in tokens], indent=2))
+        from tierwatch.api.tokens import TokenModel, TokensResponse
+
+        body = TokensResponse(tokens=[TokenModel.of(t, now=now) for t in tokens])
+        click.echo(json.dumps(body.model_dump(mode="json"), indent=2))
         return
     if not tokens:
         click.echo("no tokens")
@@ -132,20 +135,6 @@ def token_revoke(ctx: click.Context, token_id: int, db: str | None) -> None:
     click.echo(f"revoked {info.role} token {info.id} of fleet {info.fleet}")
 
 
-def token_record(info: TokenInfo, *, now: int) -> dict[str, object]:
-    """A token as JSON: times in ISO 8601 UTC, its state at ``now``; no secret."""
-    return {
-        "id": info.id,
-        "fleet": info.fleet,
-        "role": info.role,
-        "state": info.state(now),
-        "created_at": _iso(info.created_at),
-        "last_used_at": _iso(info.last_used_at),
-        "expires_at": _iso(info.expires_at),
-        "revoked": info.revoked,
-    }
-
-
 def _expiry(expires_in: str | None, expires_at: str | None, *, now: int) -> int | None:
     from analytics.durations import parse_duration, parse_time, to_unix
 
@@ -173,9 +162,3 @@ def _when(seconds: int | None) -> str:
     if seconds is None:
         return "-"
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _iso(seconds: int | None) -> str | None:
-    if seconds is None:
-        return None
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
