@@ -78,8 +78,11 @@ class Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
+        except (CliError, click.UsageError, click.exceptions.Exit, click.Abort):
             raise
+        except click.ClickException as exc:
+            # A command's own refusal ("no silence 3"): the same one-line form.
+            raise CliError(exc.format_message()) from exc
         except Exception as exc:
             if ctx.meta.get(_DEBUG):
                 raise
