@@ -145,7 +145,7 @@ def test_bad_configuration_files(tmp_path: Path, before: bool) -> None:
     ]
     for path, message in cases:
         args = ["--config", str(path)]
-        assert run(*(args + ["report"] if before else ["report"] + args)) == (
+        assert run(*([*args, "report"] if before else ["report", *args])) == (
             1,
             "",
             f"tierwatch: error: {message}\n",

@@ -62,7 +62,7 @@ def test_revoked_and_expired_tokens_are_refused_on_ingest(
     revoked = create_token(engine, fleet="shop", role="ingest")
     expired = create_token(engine, fleet="shop", role="ingest", expires_at=int(time.time()) + 60)
     assert (_ingest(secured, revoked), _ingest(secured, expired)) == (200, 200)
-    (first, second) = list_tokens(engine)
+    (first, _) = list_tokens(engine)
     revoke_token(engine, first.id)
     _expire(engine, expired)
     assert (_ingest(secured, revoked), _ingest(secured, expired)) == (401, 401)
