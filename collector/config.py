@@ -7,7 +7,10 @@ composition root that assembles them.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy.engine import make_url
 
 from collector.schema import TIERS
 
@@ -20,6 +23,10 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class DatabasePasswordError(Exception):
+    """The database password file cannot be read."""
+
+
 class DatabaseSettings(Section):
     """Where attempts and rollups are stored."""
 
@@ -27,12 +34,37 @@ class DatabaseSettings(Section):
         default=DEFAULT_DATABASE_URL,
         description="SQLAlchemy URL: sqlite:///... or postgresql://...",
     )
+    password_file: Path | None = Field(
+        default=None,
+        description=(
+            "File holding the database password (e.g. a Docker secret), used instead of a "
+            "password in the URL; one trailing newline is ignored."
+        ),
+    )
     pool_size: int = Field(default=8, ge=1, description="Connections kept open to PostgreSQL.")
     busy_timeout_ms: int = Field(
         default=5000,
         ge=0,
         description="How long a SQLite writer waits for the lock before the collector answers 503.",
     )
+
+    def engine_url(self) -> str:
+        """The URL to connect with: ``url``, with the password from ``password_file`` if set.
+
+        The file is read here, when an engine is made, so the password never sits in the
+        settings (or in what they print).
+        """
+        if self.password_file is None:
+            return self.url
+        try:
+            password = self.password_file.read_text().removesuffix("\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not text"
+            raise DatabasePasswordError(
+                f"database.password_file {self.password_file} cannot be read ({reason}); "
+                "check TIERWATCH_DATABASE__PASSWORD_FILE and the secret it names"
+            ) from exc
+        return make_url(self.url).set(password=password).render_as_string(hide_password=False)
 
 
 class CollectorSettings(Section):

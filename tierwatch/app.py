@@ -74,7 +74,7 @@ def create_app(
 ) -> FastAPI:
     """The tierwatch server: collector, read API, dashboard, ``/metrics`` and ``/healthz``."""
     engine = engine or make_engine(
-        settings.database.url,
+        settings.database.engine_url(),
         pool_size=settings.database.pool_size,
         busy_timeout_ms=settings.database.busy_timeout_ms,
     )

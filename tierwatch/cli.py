@@ -98,7 +98,7 @@ def serve(
         )
         return
     # Several processes: migrate once here, then each worker builds its own app.
-    engine = make_engine(settings.database.url, pool_size=1)
+    engine = make_engine(settings.database.engine_url(), pool_size=1)
     try:
         upgrade(engine)
     finally:

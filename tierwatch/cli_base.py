@@ -111,7 +111,11 @@ def open_engine(settings: Settings, *, create: bool = False) -> Iterator[Engine]
     path = sqlite_path(url)
     if not create and path is not None and not Path(path).is_file():
         raise NoDatabase(path)
-    engine = make_engine(url, pool_size=1, busy_timeout_ms=settings.database.busy_timeout_ms)
+    engine = make_engine(
+        settings.database.engine_url(),
+        pool_size=1,
+        busy_timeout_ms=settings.database.busy_timeout_ms,
+    )
     try:
         if create:
             upgrade(engine)

@@ -15,6 +15,7 @@ from typing import IO, Any
 
 import click
 
+from collector.config import DatabasePasswordError
 from tierwatch.settings import SettingsError
 
 #: Where the database URL comes from, named in every database message.
@@ -65,7 +66,7 @@ def explain(exc: BaseException, *, database_url: str | None) -> str:
     """
     from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
-    if isinstance(exc, SettingsError):
+    if isinstance(exc, SettingsError | DatabasePasswordError):
         return "; ".join(str(exc).splitlines())
     if isinstance(exc, NoDatabase):
         return f"no database at {exc.path}; run `tierwatch db upgrade` or check --db"
