@@ -10,7 +10,7 @@ import click
 
 from simulator.cli import simulate
 from tierwatch.alerts_cli import COMMANDS as ALERT_COMMANDS
-from tierwatch.cli_base import Group, load, open_engine
+from tierwatch.cli_base import Group, adopt, load, open_engine
 from tierwatch.token_cli import token
 
 log = logging.getLogger("tierwatch")
@@ -301,7 +301,7 @@ def _redacted(url: str) -> str:
 
 
 # The simulator lives in its own package; its command is registered here.
-main.add_command(simulate)
+main.add_command(adopt(simulate))
 # So do the alerting commands (alerts, silence, hook, deliveries) and the token commands.
 for _command in (*ALERT_COMMANDS, token):
     main.add_command(_command)

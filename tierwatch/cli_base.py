@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -87,6 +88,16 @@ class Group(click.Group):
             if ctx.meta.get(_DEBUG):
                 raise
             raise CliError(explain(exc, database_url=ctx.meta.get(_DATABASE_URL))) from exc
+
+
+def adopt(command: click.Command) -> click.Command:
+    """A copy of a command made elsewhere (``simulate``) that takes the global options too.
+
+    A copy, so that the original (what its own package documents and tests) is unchanged.
+    """
+    adopted = copy.copy(command)
+    adopted.params = [*command.params, *_global_options()]
+    return adopted
 
 
 def load(ctx: click.Context, **overrides: Any) -> Settings:

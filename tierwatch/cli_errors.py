@@ -176,7 +176,7 @@ def _describe_url(database_url: str | None) -> str:
     if url is None:
         return "(unknown)"
     if url.get_backend_name() == "sqlite":
-        return f"at {url.database}"
+        return f"at {url.database or ':memory:'}"
     return f"at {url.host or 'localhost'}:{url.port or 5432}/{url.database or ''}"
 
 
