@@ -83,6 +83,7 @@ class Group(click.Group):
             raise
         except click.ClickException as exc:
             # A command's own refusal ("no silence 3"): the same one-line form.
+            # (Click's own such errors all exit 1, as CliError does.)
             raise CliError(exc.format_message()) from exc
         except Exception as exc:
             if ctx.meta.get(_DEBUG):
