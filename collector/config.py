@@ -28,9 +28,10 @@ class Section(BaseModel):
 class DatabaseSettings(Section):
     """Where attempts and rollups are stored."""
 
-    # After validation ``url`` is the URL to connect with: its ``${VAR}`` references
-    # expanded and the password of ``password`` or ``password_file`` put in. Show it
-    # only redacted (``redacted_url``).
+    # The settings keep what was written (``${VAR}``, a file's name), so what they
+    # print or hand to worker processes never holds the password; ``engine_url``
+    # makes the URL to connect with, and validation checks that it can be made, so
+    # a missing variable or an unreadable file is reported at start-up.
 
     url: str = Field(
         default=DEFAULT_DATABASE_URL,
@@ -46,7 +47,7 @@ class DatabaseSettings(Section):
     password_file: str = Field(
         default="",
         description="File holding the database password (e.g. a Docker secret); instead of "
-        "password.",
+        "password. One trailing newline is ignored.",
     )
     pool_size: int = Field(default=8, ge=1, description="Connections kept open to PostgreSQL.")
     busy_timeout_ms: int = Field(
@@ -57,18 +58,24 @@ class DatabaseSettings(Section):
 
     @model_validator(mode="after")
     def _credentials(self) -> DatabaseSettings:
-        # Idempotent: validating the resolved settings again (command-line overrides,
-        # worker processes) gives the same URL.
+        self.engine_url()
+        return self
+
+    def engine_url(self) -> str:
+        """The URL to connect with: ``${VAR}`` expanded and the password put in.
+
+        Raises :class:`~collector.credentials.MissingCredential` (a ``ValueError``)
+        naming the setting when a variable is not set or the file cannot be read.
+        """
         url = expand(self.url, key="database.url")
         password = one_of(self.password, self.password_file, key="database.password")
-        if password:
-            try:
-                parsed = make_url(url)
-            except ArgumentError:
-                raise ValueError("database.url is not a valid SQLAlchemy URL") from None
-            url = parsed.set(password=password).render_as_string(hide_password=False)
-        object.__setattr__(self, "url", url)
-        return self
+        if not password:
+            return url
+        try:
+            parsed = make_url(url)
+        except ArgumentError:
+            raise ValueError("database.url is not a valid SQLAlchemy URL") from None
+        return parsed.set(password=password).render_as_string(hide_password=False)
 
     def __repr__(self) -> str:
         # Never show the password (logs, reprs of settings).
@@ -99,7 +106,7 @@ class CollectorSettings(Section):
     max_queued_requests: int = Field(
         default=64,
         ge=0,
-        description="Export requests allowed to wait; beyond that the collector answers 503.",
+        description="Export requests allowed to wait; beyond that the collector answers 429.",
     )
     queue_timeout_seconds: float = Field(
         default=10.0, gt=0, description="How long a queued request waits before it is answered 503."

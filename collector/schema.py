@@ -274,7 +274,11 @@ class DroppedAttribute(Base):
 
 
 class Token(Base):
-    """An API token, stored as the SHA-256 of its text."""
+    """An API token, stored as the SHA-256 of its text.
+
+    Times in Unix seconds. A token is refused once ``revoked`` or from ``expires_at``
+    on; ``last_used_at`` is recorded at most once a minute per token.
+    """
 
     __tablename__ = "tokens"
 
@@ -284,6 +288,8 @@ class Token(Base):
     role: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[int] = mapped_column(BigInteger)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    expires_at: Mapped[int | None] = mapped_column(BigInteger)
+    last_used_at: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Alert(Base):

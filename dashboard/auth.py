@@ -13,7 +13,10 @@ its browsers out at their next request. The token comes from, in order:
 The cookie is ``HttpOnly`` (scripts cannot read it), ``SameSite=Lax`` (not sent
 with requests other sites start, apart from links followed), ``Secure`` when
 the request came over HTTPS, scoped to the dashboard's path and kept for
-``dashboard.session_hours``. A request without a valid token gets the sign-in
+``dashboard.session_hours``. The sign-in form is protected from cross-site
+posts by a double-submit token: the page sets a random ``tierwatch_csrf``
+cookie (``SameSite=Strict``) and puts the same value in the form, and a POST
+whose two values differ is refused with 403. A request without a valid token gets the sign-in
 page (a browser opening a page) or a 401 (anything else); a token whose role
 may not read gets a 403. With ``--dev`` ``authenticate`` lets every request in
 and no sign-in is asked for.
@@ -21,6 +24,8 @@ and no sign-in is asked for.
 
 from __future__ import annotations
 
+import hmac
+import secrets
 from collections.abc import Callable
 from html import escape
 from urllib.parse import urlencode
@@ -31,6 +36,9 @@ from collector.auth import Principal
 from collector.errors import IngestError
 
 COOKIE = "tierwatch_token"
+#: The double-submit cookie: the sign-in form must post back the value it holds.
+CSRF_COOKIE = "tierwatch_csrf"
+CSRF_REFUSED = "this sign-in form did not come from this dashboard (or expired); sign in again"
 LOGIN = "/login"
 LOGOUT = "/logout"
 #: A function from an ``Authorization`` header value to a principal; raises IngestError.
@@ -60,6 +68,7 @@ that fleet only.</p>
 <label for="token">Token</label>
 <input type="password" id="token" name="token" autocomplete="off" autofocus required>
 <input type="hidden" name="next" value="{next}">
+<input type="hidden" name="csrf" value="{csrf}">
 <button type="submit" id="sign-in">Sign in</button>
 <p>This browser stays signed in for {hours:g} hours, until you sign out, or until the
 token is revoked.</p>
@@ -87,19 +96,32 @@ def _safe_next(target: str | None) -> str:
 
 
 def login_page(*, error: str = "", next_url: str = "", status: int = 401, hours: float) -> Response:
-    """The sign-in form, with ``error`` shown above it."""
+    """The sign-in form, with ``error`` shown above it and this browser's CSRF token in it."""
+    csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
     body = _PAGE.format(
         action=escape(request.script_root + LOGIN),
         error=f'<p class="error" id="login-error">{escape(error)}</p>' if error else "",
         next=escape(_safe_next(next_url)),
+        csrf=escape(csrf),
         hours=hours,
     )
-    return Response(
+    response = Response(
         body,
         status=status,
         mimetype="text/html",
         headers={"Cache-Control": "no-store"},
     )
+    response.set_cookie(
+        CSRF_COOKIE, csrf, httponly=True, samesite="Strict", secure=request.is_secure, path=_home()
+    )
+    return response
+
+
+def _csrf_ok() -> bool:
+    """Whether the posted form carries the CSRF token of this browser's cookie."""
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    posted = request.form.get("csrf", "")
+    return bool(cookie) and hmac.compare_digest(cookie.encode(), posted.encode())
 
 
 def _check(authenticate: Authenticate, header: str | None) -> tuple[Principal | None, str, int]:
@@ -180,6 +202,12 @@ def install(server: Flask, *, authenticate: Authenticate, session_hours: float) 
             )
         token = request.form.get("token", "").strip()
         next_url = request.form.get("next", "")
+        if not _csrf_ok():
+            # Another site may post this form, with a token of its own, to sign the
+            # browser in as someone else: only a form this site served is accepted.
+            return login_page(
+                error=CSRF_REFUSED, next_url=next_url, status=403, hours=session_hours
+            )
         principal, message, status = _check(authenticate, f"Bearer {token}" if token else None)
         if principal is None:
             return login_page(error=message, next_url=next_url, status=status, hours=session_hours)

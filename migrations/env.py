@@ -15,7 +15,7 @@ target_metadata = Base.metadata
 
 def _url() -> str:
     url = config.get_main_option("sqlalchemy.url")
-    return url or load_settings().database.url
+    return url or load_settings().database.engine_url()
 
 
 def run_migrations_offline() -> None:

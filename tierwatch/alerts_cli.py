@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import getpass
 import json
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +17,8 @@ import click
 import pandas as pd
 from sqlalchemy import Engine
 
-from tierwatch.settings import Settings, SettingsError, load_settings
+from tierwatch.cli_base import Group, load, open_engine
+from tierwatch.settings import Settings
 
 _db_option = click.option(
     "--db",
@@ -29,25 +30,11 @@ _json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON 
 
 
 def _settings(ctx: click.Context, db: str | None) -> Settings:
-    config = (ctx.find_root().obj or {}).get("config")
-    try:
-        return load_settings(config, **{"database.url": db})
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from exc
+    return load(ctx, **{"database.url": db})
 
 
-@contextmanager
-def _engine(settings: Settings, *, migrate: bool = False) -> Iterator[Engine]:
-    from collector.db import make_engine
-    from tierwatch.migrate import upgrade
-
-    engine = make_engine(settings.database.url, pool_size=1)
-    try:
-        if migrate:
-            upgrade(engine)
-        yield engine
-    finally:
-        engine.dispose()
+def _engine(settings: Settings, *, migrate: bool = False) -> AbstractContextManager[Engine]:
+    return open_engine(settings, create=migrate)
 
 
 def _split(values: Sequence[str]) -> list[str] | None:
@@ -79,7 +66,7 @@ def _print_json(frame: pd.DataFrame) -> None:
     click.echo(json.dumps(records(frame), indent=2))
 
 
-@click.group("alerts")
+@click.group("alerts", cls=Group)
 def alerts() -> None:
     """Alerts raised by the rules."""
 
@@ -138,7 +125,7 @@ def alerts_list(
     )
 
 
-@click.group("silence")
+@click.group("silence", cls=Group)
 def silence() -> None:
     """Silences: mute notifications of matching alerts until an end time."""
 
@@ -286,7 +273,7 @@ def silence_expire(ctx: click.Context, silence_id: int, db: str | None) -> None:
     click.echo(f"silence {silence_id} has ended")
 
 
-@click.group("hook")
+@click.group("hook", cls=Group)
 def hook() -> None:
     """Alerting hooks from the configuration ([[alerts.hooks]])."""
 
@@ -356,7 +343,7 @@ def hook_test(ctx: click.Context, name: str, db: str | None) -> None:
         raise click.ClickException(attempted.error or attempted.status)
 
 
-@click.group("deliveries")
+@click.group("deliveries", cls=Group)
 def deliveries() -> None:
     """Notifications to hooks and their delivery status."""
 

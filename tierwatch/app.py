@@ -36,6 +36,7 @@ from tierwatch.api import (
     summary,
     tiers,
     timeseries,
+    tokens,
     versions,
 )
 from tierwatch.ingest import build_ingestor, ingestor_from_json
@@ -61,7 +62,7 @@ def make_authenticate(engine: Engine, *, dev: bool):
         except Exception as exc:  # the database is down: nothing can be checked
             raise StoreBusy("cannot check the token: the database is unavailable") from exc
         if principal is None:
-            raise Unauthorized("unknown or revoked token")
+            raise Unauthorized("unknown, revoked or expired token")
         # A token for every fleet ("*") reads them all; for ingest it lets the payload decide.
         if principal.fleet == "*":
             return Principal(fleet=None, role=principal.role)
@@ -83,7 +84,7 @@ def create_app(
     for (default: this one; the supervisor when the server runs as several).
     """
     engine = engine or make_engine(
-        settings.database.url,
+        settings.database.engine_url(),
         pool_size=settings.database.pool_size,
         busy_timeout_ms=settings.database.busy_timeout_ms,
     )
@@ -169,6 +170,7 @@ def create_app(
         app.include_router(router)
     for router in (alerts.router, deliveries.router, silences.router, hooks.router):
         app.include_router(router)
+    app.include_router(tokens.router)
     app.mount(
         "/dashboard", LazyDashboard(settings, engine=engine, authenticate=receiver.authenticate)
     )

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
 
 import click
 
 from simulator.cli import simulate
 from tierwatch.alerts_cli import COMMANDS as ALERT_COMMANDS
-from tierwatch.settings import Settings, SettingsError, load_settings
+from tierwatch.cli_base import Group, adopt, load, open_engine
+from tierwatch.token_cli import token
 
 log = logging.getLogger("tierwatch")
 
@@ -22,23 +22,15 @@ _db_option = click.option(
 )
 
 
-def _settings(ctx: click.Context, **overrides: Any) -> Settings:
-    try:
-        return load_settings(ctx.obj.get("config"), **overrides)
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--config", metavar="FILE", help="TOML configuration file (default: $TIERWATCH_CONFIG)."
-)
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="tierwatch")
-@click.pass_context
-def main(ctx: click.Context, config: str | None) -> None:
-    """tierwatch: observability and drift monitoring for hybrid device / edge / cloud AI."""
-    ctx.ensure_object(dict)
-    ctx.obj["config"] = config
+def main() -> None:
+    """tierwatch: observability and drift monitoring for hybrid device / edge / cloud AI.
+
+    --config FILE and --debug go before or after the command's name. A failure is
+    one line on stderr, "tierwatch: error: ...", and a non-zero exit status;
+    --debug shows its traceback.
+    """
 
 
 @main.command()
@@ -74,7 +66,7 @@ def serve(
     from tierwatch.app import create_app, prepare_workers
     from tierwatch.migrate import upgrade
 
-    settings = _settings(
+    settings = load(
         ctx,
         **{
             "server.host": host,
@@ -94,20 +86,24 @@ def serve(
         else:
             log.warning("--dev: authentication is OFF; listening on 127.0.0.1 only")
         bind = "127.0.0.1"
-    log.info("tierwatch %s listening on http://%s:%d", _version(), bind, settings.server.port)
+    # Before migrating: a server that cannot listen should leave the database alone.
+    check_can_listen(bind, settings.server.port)
+    listening = "tierwatch %s listening on http://%s:%d"
     if settings.server.workers == 1:
         app = create_app(settings)
+        log.info(listening, _version(), bind, settings.server.port)
         uvicorn.run(
             app, host=bind, port=settings.server.port, log_level="warning", access_log=False
         )
         return
     # Several processes: migrate once here, then each worker builds its own app.
-    engine = make_engine(settings.database.url, pool_size=1)
+    engine = make_engine(settings.database.engine_url(), pool_size=1)
     try:
         upgrade(engine)
     finally:
         engine.dispose()
     prepare_workers(settings)
+    log.info(listening, _version(), bind, settings.server.port)
     uvicorn.run(
         "tierwatch.app:app_from_environment",
         factory=True,
@@ -134,15 +130,9 @@ def db_upgrade(ctx: click.Context, db: str | None) -> None:
     Example:
       tierwatch db upgrade --db postgresql://tierwatch@db/tierwatch
     """
-    from collector.db import make_engine
-    from tierwatch.migrate import upgrade
-
-    settings = _settings(ctx, **{"database.url": db})
-    engine = make_engine(settings.database.url, pool_size=1)
-    try:
-        upgrade(engine)
-    finally:
-        engine.dispose()
+    settings = load(ctx, **{"database.url": db})
+    with open_engine(settings, create=True):
+        pass
     click.echo(f"schema is at the newest migration on {_redacted(settings.database.url)}")
 
 
@@ -189,11 +179,10 @@ def report(
     from analytics.durations import parse_duration, parse_time
     from analytics.health import health_report
     from analytics.text import render_report
-    from collector.db import make_engine
     from collector.schema import SEGMENT_DIMENSIONS
     from tierwatch.api.health import HealthResponse
 
-    settings = _settings(ctx, **{"database.url": db})
+    settings = load(ctx, **{"database.url": db})
     analytics = settings.analytics
     try:
         window_td = parse_duration(window or analytics.default_window)
@@ -208,21 +197,17 @@ def report(
             f"unknown dimension {unknown[0]!r}; use {', '.join(SEGMENT_DIMENSIONS)}",
             param_hint="--by",
         )
-    engine = make_engine(settings.database.url, pool_size=1)
-    try:
-        with engine.connect() as conn:
-            result = health_report(
-                conn,
-                end=end_dt,
-                window=window_td,
-                baseline=baseline_td,
-                by=dims,
-                fleet=fleet,
-                settings=analytics,
-                privacy=settings.privacy,
-            )
-    finally:
-        engine.dispose()
+    with open_engine(settings) as engine, engine.connect() as conn:
+        result = health_report(
+            conn,
+            end=end_dt,
+            window=window_td,
+            baseline=baseline_td,
+            by=dims,
+            fleet=fleet,
+            settings=analytics,
+            privacy=settings.privacy,
+        )
     if as_json:
         body = HealthResponse.of(result).model_dump(mode="json")
         click.echo(json.dumps(body, indent=2))
@@ -243,59 +228,16 @@ def db_compact(ctx: click.Context, db: str | None) -> None:
     import time
 
     from analytics.compaction import compact
-    from collector.db import make_engine
 
-    settings = _settings(ctx, **{"database.url": db})
-    engine = make_engine(settings.database.url, pool_size=1)
-    try:
+    settings = load(ctx, **{"database.url": db})
+    with open_engine(settings) as engine:
         hours = compact(
             engine,
             now=int(time.time()),
             grace_seconds=settings.analytics.compaction_grace_seconds,
             recheck_hours=settings.analytics.compaction_recheck_hours,
         )
-    finally:
-        engine.dispose()
     click.echo(f"compacted {hours} hour{'s' if hours != 1 else ''} of rollups")
-
-
-@main.group()
-def token() -> None:
-    """Manage API tokens."""
-
-
-@token.command("create")
-@click.option(
-    "--fleet", required=True, help="The fleet the token acts for ('*' reads every fleet)."
-)
-@click.option(
-    "--role",
-    required=True,
-    type=click.Choice(["ingest", "read", "admin"]),
-    help="What the token may do.",
-)
-@_db_option
-@click.pass_context
-def token_create(ctx: click.Context, fleet: str, role: str, db: str | None) -> None:
-    """Create a token; it is printed once, alone on the last line.
-
-    \b
-    Example:
-      tierwatch token create --fleet robots-eu --role ingest
-    """
-    from collector.auth import create_token
-    from collector.db import make_engine
-    from tierwatch.migrate import upgrade
-
-    settings = _settings(ctx, **{"database.url": db})
-    engine = make_engine(settings.database.url, pool_size=1)
-    try:
-        upgrade(engine)
-        text = create_token(engine, fleet=fleet, role=role)
-    finally:
-        engine.dispose()
-    click.echo(f"created a {role} token for fleet {fleet} (store it now: it is not shown again)")
-    click.echo(text)
 
 
 @main.command()
@@ -330,6 +272,21 @@ def demo(port: int, database: str, history: str, rate: float) -> None:
     sys.exit(run_demo(port=port, database=Path(database), history=history, rate=rate))
 
 
+def check_can_listen(host: str, port: int) -> None:
+    """Raise :class:`PortInUse` unless ``host:port`` can be bound now (as uvicorn binds it)."""
+    import socket
+
+    from tierwatch.cli_errors import PortInUse
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise PortInUse(host, port, exc) from exc
+
+
 def _version() -> str:
     import tierwatch
 
@@ -343,9 +300,9 @@ def _redacted(url: str) -> str:
 
 
 # The simulator lives in its own package; its command is registered here.
-main.add_command(simulate)
-# So do the alerting commands (alerts, silence, hook, deliveries).
-for _command in ALERT_COMMANDS:
+main.add_command(adopt(simulate))
+# So do the alerting commands (alerts, silence, hook, deliveries) and the token commands.
+for _command in (*ALERT_COMMANDS, token):
     main.add_command(_command)
 
 

@@ -32,7 +32,7 @@ def ingestor_from_json(settings_json: str) -> Ingestor:
     """The factory each ingest worker process runs once: its own engine and ingestor."""
     settings = Settings.model_validate_json(settings_json)
     engine = make_engine(
-        settings.database.url,
+        settings.database.engine_url(),
         pool_size=2,
         busy_timeout_ms=settings.database.busy_timeout_ms,
     )

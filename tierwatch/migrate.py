@@ -35,3 +35,15 @@ def downgrade(engine: Engine, revision: str) -> None:
     with engine.begin() as conn:
         config.attributes["connection"] = conn
         command.downgrade(config, revision)
+
+
+def schema_revision(engine: Engine) -> tuple[str | None, str]:
+    """The database's migration revision (``None`` without a schema) and the newest one."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert head is not None
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    return current, head

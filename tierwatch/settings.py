@@ -109,6 +109,19 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
             file_values = tomllib.loads(Path(path).read_text())
         except FileNotFoundError as exc:
             raise SettingsError(f"configuration file {path} does not exist") from exc
+        except IsADirectoryError as exc:
+            raise SettingsError(
+                f"configuration file {path} is a directory; name a TOML file"
+            ) from exc
+        except PermissionError as exc:
+            raise SettingsError(
+                f"configuration file {path} cannot be read (permission denied); "
+                "check who owns it and its mode"
+            ) from exc
+        except UnicodeDecodeError as exc:
+            raise SettingsError(
+                f"configuration file {path} is not text (not UTF-8); name a TOML file"
+            ) from exc
         except tomllib.TOMLDecodeError as exc:
             raise SettingsError(f"configuration file {path} is not valid TOML: {exc}") from exc
     try:

@@ -63,18 +63,21 @@ def test_database_password_from_file_and_environment(
     path = tmp_path / "pg_password"
     path.write_text(password + "\n")
     settings = DatabaseSettings(url="postgresql://tw@db:5432/tw", password_file=str(path))
-    assert make_url(settings.url).password == password
+    assert make_url(settings.engine_url()).password == password
+    # the settings keep the file's name, not the password (what worker processes are handed)
+    assert password not in settings.model_dump_json()
     # validated again (command-line flags, worker processes): the same URL
-    assert DatabaseSettings.model_validate(settings.model_dump()).url == settings.url
+    again = DatabaseSettings.model_validate(settings.model_dump())
+    assert again.engine_url() == settings.engine_url()
     # never in the repr
-    assert password not in repr(settings) and "***" in repr(settings)
-    assert redacted_url(settings.url) == "postgresql://tw:***@db:5432/tw"
+    assert password not in repr(settings)
+    assert redacted_url(settings.engine_url()) == "postgresql://tw:***@db:5432/tw"
     monkeypatch.setenv("PGPW", password)
     from_env = DatabaseSettings(url="postgresql://tw@db/tw", password="${PGPW}")
-    assert make_url(from_env.url).password == password
+    assert make_url(from_env.engine_url()).password == password
     monkeypatch.setenv("DB_HOST", "db.internal")
     assert (
-        DatabaseSettings(url="postgresql://tw@${DB_HOST}/tw").url
+        DatabaseSettings(url="postgresql://tw@${DB_HOST}/tw").engine_url()
         == "postgresql://tw@db.internal/tw"
     )
 
@@ -89,7 +92,7 @@ def test_database_url_variable_and_password_file(
     # TIERWATCH_DATABASE_URL still names the database; the file gives its password
     monkeypatch.setenv("TIERWATCH_DATABASE_URL", "postgresql://tw@db:5432/tw")
     settings = load_settings(config)
-    assert settings.database.url == "postgresql://tw:from-file@db:5432/tw"
+    assert settings.database.engine_url() == "postgresql://tw:from-file@db:5432/tw"
     config.write_text('[database]\npassword_file = "/nonexistent/pg_password"\n')
     with pytest.raises(SettingsError) as info:
         load_settings(config)

@@ -5,6 +5,7 @@ Through the whole server (``create_app``) on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -95,7 +96,7 @@ def test_token_in_the_url_sets_the_cookie_and_leaves_the_address(
     ("role", "status", "message"),
     [
         # an unknown token
-        (None, 401, "unknown or revoked token"),
+        (None, 401, "unknown, revoked or expired token"),
         # a token that may not read
         ("ingest", 403, "this token&#x27;s role may not read; use a read or admin token"),
     ],
@@ -107,24 +108,38 @@ def test_a_token_that_cannot_read_is_refused(
     answer = secured.get(f"/dashboard/?token={token}", headers=HTML, follow_redirects=False)
     assert answer.status_code == status
     assert f'<p class="error" id="login-error">{message}</p>' in answer.text
-    assert "set-cookie" not in answer.headers
+    # the form's CSRF cookie only: no session
+    assert answer.headers["set-cookie"].startswith("tierwatch_csrf=")
+    assert "tierwatch_token" not in answer.headers["set-cookie"]
+
+
+def _csrf(client: TestClient) -> str:
+    """The CSRF token of the sign-in form this client was served (its cookie holds the same)."""
+    page = client.get("/dashboard/login", headers=HTML)
+    match = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert match is not None
+    assert client.cookies["tierwatch_csrf"] == match.group(1)
+    return match.group(1)
 
 
 def test_sign_in_form_then_sign_out(secured: TestClient, engine: Engine) -> None:
     token = create_token(engine, fleet="shop", role="read")
+    csrf = _csrf(secured)
     # a bad token keeps the form, with the reason
-    answer = secured.post("/dashboard/login", data={"token": "tw_bad", "next": "/dashboard/"})
-    assert answer.status_code == 401 and "unknown or revoked token" in answer.text
+    answer = secured.post(
+        "/dashboard/login", data={"token": "tw_bad", "next": "/dashboard/", "csrf": csrf}
+    )
+    assert answer.status_code == 401 and "unknown, revoked or expired token" in answer.text
     # "next" may only lead inside the dashboard
     answer = secured.post(
         "/dashboard/login",
-        data={"token": f" {token} ", "next": "https://elsewhere.example/"},
+        data={"token": f" {token} ", "next": "https://elsewhere.example/", "csrf": csrf},
         follow_redirects=False,
     )
     assert (answer.status_code, answer.headers["location"]) == (303, "/dashboard/")
     answer = secured.post(
         "/dashboard/login",
-        data={"token": token, "next": "/dashboard/versions"},
+        data={"token": token, "next": "/dashboard/versions", "csrf": csrf},
         follow_redirects=False,
     )
     assert (answer.status_code, answer.headers["location"]) == (303, "/dashboard/versions")
@@ -133,6 +148,43 @@ def test_sign_in_form_then_sign_out(secured: TestClient, engine: Engine) -> None
     assert (answer.status_code, answer.headers["location"]) == (303, "/dashboard/login")
     assert answer.headers["set-cookie"].startswith("tierwatch_token=; Expires=Thu, 01 Jan 1970")
     assert secured.get("/dashboard/versions", headers=HTML).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("cookie", "posted"),
+    [
+        # a form posted from another site: no cookie, no field
+        (None, None),
+        # the field is missing
+        ("a" * 43, None),
+        # the field does not match this browser's cookie
+        ("a" * 43, "b" * 43),
+        # a field without the cookie
+        (None, "a" * 43),
+    ],
+)
+def test_sign_in_without_this_sites_form_is_refused(
+    secured: TestClient, engine: Engine, cookie: str | None, posted: str | None
+) -> None:
+    token = create_token(engine, fleet="shop", role="read")
+    if cookie is not None:
+        secured.cookies.set("tierwatch_csrf", cookie, path="/dashboard/")
+    data = {"token": token, "next": "/dashboard/"} | ({"csrf": posted} if posted else {})
+    answer = secured.post("/dashboard/login", data=data, follow_redirects=False)
+    assert answer.status_code == 403
+    assert (
+        '<p class="error" id="login-error">this sign-in form did not come from this dashboard '
+        "(or expired); sign in again</p>" in answer.text
+    )
+    assert "tierwatch_token" not in answer.headers.get("set-cookie", "")
+    assert secured.get("/dashboard/_dash-layout").status_code == 401
+
+
+def test_the_csrf_cookie_is_strict_and_hidden_from_scripts(secured: TestClient) -> None:
+    answer = secured.get("/dashboard/login", headers=HTML)
+    cookie = answer.headers["set-cookie"]
+    assert cookie.startswith("tierwatch_csrf=")
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/dashboard/" in cookie
 
 
 def test_revoking_a_token_signs_its_browsers_out(secured: TestClient, engine: Engine) -> None:
@@ -144,7 +196,7 @@ def test_revoking_a_token_signs_its_browsers_out(secured: TestClient, engine: En
             update(TOKENS).where(TOKENS.c.token_hash == hash_token(token)).values(revoked=True)
         )
     answer = secured.get("/dashboard/", headers=HTML)
-    assert answer.status_code == 401 and "unknown or revoked token" in answer.text
+    assert answer.status_code == 401 and "unknown, revoked or expired token" in answer.text
 
 
 def test_a_bearer_header_works_without_a_cookie(secured: TestClient, engine: Engine) -> None:

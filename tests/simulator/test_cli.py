@@ -87,7 +87,7 @@ def test_backfill_reports_what_it_sent(live_server: LiveServer, tmp_path: Path) 
         (
             ["--backfill", "1h", "--scenario", "nope"],
             1,
-            "Error: no scenario file nope and no built-in scenario of that name (built-in: "
+            "tierwatch: error: no scenario file nope and no built-in scenario of that name (built-in: "
             "demo, edge-outage, input-shift, privacy-bug, regional-outage, steady)",
         ),
     ],
@@ -104,7 +104,7 @@ def test_an_unreachable_endpoint_fails_before_anything_starts(tmp_path: Path) ->
         main, ["simulate", "--endpoint", url, "--backfill", "1h", "--spool-dir", str(tmp_path)]
     )
     assert result.exit_code == 1
-    assert result.output.startswith(f"Error: cannot reach {url}/v1/traces: ")
+    assert result.output.startswith(f"tierwatch: error: cannot reach {url}/v1/traces: ")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -122,7 +122,7 @@ def test_a_wrong_token_is_refused_and_a_right_one_is_used(
         wrong = CliRunner().invoke(main, [*base, "--token", "tw_nope"])
         assert wrong.exit_code == 1
         assert wrong.output == (
-            f"Error: {server.url}/v1/traces refused the token (401); give --token with an "
+            f"tierwatch: error: {server.url}/v1/traces refused the token (401); give --token with an "
             "ingest token (tierwatch token create --fleet FLEET --role ingest), or run the "
             "server with --dev\n"
         )

@@ -29,8 +29,8 @@ def test_token_create_prints_token_alone_on_last_line(db_url: str) -> None:
     )
     assert result.exit_code == 0, result.output
     lines = result.output.rstrip("\n").split("\n")
-    assert (
-        lines[0] == "created a ingest token for fleet robots (store it now: it is not shown again)"
+    assert lines[0] == (
+        "created an ingest token for fleet robots (id 1); store it now: it is not shown again"
     )
     token = lines[-1]
     assert token.startswith("tw_") and " " not in token

@@ -59,6 +59,14 @@ def _admin(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
     return principal
 
 
+def _token_admin(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
+    if principal.role != "admin":
+        raise HTTPException(
+            status_code=403, detail="this token's role may not manage tokens; use an admin token"
+        )
+    return principal
+
+
 EngineDep = Annotated[Engine, Depends(_engine)]
 ConnectionDep = Annotated[Connection, Depends(_connection)]
 #: The ``[analytics]`` section of the app's settings.
@@ -66,6 +74,8 @@ SettingsDep = Annotated[AnalyticsSettings, Depends(_analytics_settings)]
 ReadAuth = Annotated[Principal, Depends(_reader)]
 #: Writes that change alerting (silences, test notifications): admin tokens only.
 AdminAuth = Annotated[Principal, Depends(_admin)]
+#: Managing tokens: admin tokens only, within their fleet unless they are for every fleet.
+TokenAdmin = Annotated[Principal, Depends(_token_admin)]
 
 
 class _ReportQueryReader:

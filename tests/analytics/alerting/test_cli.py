@@ -122,7 +122,7 @@ def test_silence_create_list_expire(db_url: str) -> None:
         == "no silences\n"
     )
     missing = runner.invoke(main, ["silence", "expire", "7", "--db", db_url])
-    assert (missing.exit_code, missing.output) == (1, "Error: no silence 7\n")
+    assert (missing.exit_code, missing.output) == (1, "tierwatch: error: no silence 7\n")
 
 
 def test_silence_create_refuses_bad_input(db_url: str) -> None:
@@ -189,9 +189,12 @@ def test_hook_list_and_test(
     receiver.script = [Answer(200), Answer(410, body="gone")]
     failed = runner.invoke(main, ["--config", cfg, "hook", "test", "ops", "--db", db_url])
     assert failed.exit_code == 1
-    assert failed.output.endswith(": failed (HTTP 410)\nError: HTTP 410: gone\n")
+    assert failed.output.endswith(": failed (HTTP 410)\ntierwatch: error: HTTP 410: gone\n")
     unknown = runner.invoke(main, ["--config", cfg, "hook", "test", "nope", "--db", db_url])
-    assert (unknown.exit_code, unknown.output) == (1, "Error: unknown hook 'nope' (hooks: ops)\n")
+    assert (unknown.exit_code, unknown.output) == (
+        1,
+        "tierwatch: error: unknown hook 'nope' (hooks: ops)\n",
+    )
 
 
 def test_refused_hook_is_a_failed_delivery(
