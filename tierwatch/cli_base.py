@@ -16,7 +16,7 @@ import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import click
 from sqlalchemy import Engine
@@ -58,12 +58,34 @@ def _global_options() -> list[click.Parameter]:
     ]
 
 
+class UsageLine(click.UsageError):
+    """A mistake on the command line, shown as one line that says where help is."""
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        where = self.ctx.command_path if self.ctx is not None else "tierwatch"
+        message = " ".join(self.format_message().split()).rstrip(".")
+        click.echo(f"tierwatch: error: {message}; see '{where} --help'", err=True)
+
+
+def _one_line(exc: click.UsageError) -> click.UsageError:
+    # A group called alone shows its help (Click's NoArgsIsHelpError): kept as it is.
+    if isinstance(exc, UsageLine) or type(exc).__name__ == "NoArgsIsHelpError":
+        return exc
+    return UsageLine(exc.format_message(), exc.ctx)
+
+
 class Command(click.Command):
     """A ``tierwatch`` command: takes ``--config`` and ``--debug`` wherever they are given."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.params.extend(_global_options())
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            raise _one_line(exc) from exc
 
 
 class Group(click.Group):
@@ -76,10 +98,18 @@ class Group(click.Group):
         super().__init__(*args, **kwargs)
         self.params.extend(_global_options())
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            raise _one_line(exc) from exc
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (CliError, click.UsageError, click.exceptions.Exit, click.Abort):
+        except click.UsageError as exc:
+            raise _one_line(exc) from exc
+        except (CliError, click.exceptions.Exit, click.Abort):
             raise
         except click.ClickException as exc:
             # A command's own refusal ("no silence 3"): the same one-line form.

@@ -63,25 +63,29 @@ def test_backfill_reports_what_it_sent(live_server: LiveServer, tmp_path: Path) 
     ("arguments", "code", "message"),
     [
         # there must be something to do
-        ([], 2, "Error: nothing to do: give --backfill DURATION, --live, or both"),
+        (
+            [],
+            2,
+            "tierwatch: error: nothing to do: give --backfill DURATION, --live, or both; see 'tierwatch simulate --help'",
+        ),
         # --duration limits the live stream
         (
             ["--backfill", "1h", "--duration", "5m"],
             2,
-            "Error: --duration limits the live stream; give --live too",
+            "tierwatch: error: --duration limits the live stream; give --live too; see 'tierwatch simulate --help'",
         ),
         # a fixed end belongs to history only
         (
             ["--live", "--end", "2025-01-01T00:00:00Z"],
             2,
-            "Error: --end fixes the history in the past; it cannot go with --live",
+            "tierwatch: error: --end fixes the history in the past; it cannot go with --live; see 'tierwatch simulate --help'",
         ),
         # durations have units
         (
             ["--backfill", "24"],
             2,
-            "Error: Invalid value for '--backfill': not a duration: '24' (use e.g. 90s, 15m, "
-            "1h30m, 1d)",
+            "tierwatch: error: Invalid value for '--backfill': not a duration: '24' (use e.g. 90s, "
+            "15m, 1h30m, 1d); see 'tierwatch simulate --help'",
         ),
         # scenario errors name the file and the key
         (
@@ -93,9 +97,9 @@ def test_backfill_reports_what_it_sent(live_server: LiveServer, tmp_path: Path) 
     ],
 )
 def test_refusals_say_what_to_do(arguments: list[str], code: int, message: str) -> None:
-    result = CliRunner().invoke(main, ["simulate", *arguments])
+    result = CliRunner().invoke(main, ["simulate", *arguments], prog_name="tierwatch")
     assert result.exit_code == code
-    assert result.output.splitlines()[-1] == message
+    assert result.output.splitlines() == [message]
 
 
 def test_an_unreachable_endpoint_fails_before_anything_starts(tmp_path: Path) -> None:

@@ -193,3 +193,24 @@ def test_serve_on_a_port_in_use_leaves_the_database_alone(tmp_path: Path) -> Non
 def test_serve_without_its_database() -> None:
     result = _serve("--port", str(free_port()), "--db", UNREACHABLE)
     assert (result.returncode, result.stdout, result.stderr) == (1, "", REFUSED + "\n")
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ["report", "--window", "bogus"],
+            "tierwatch: error: Invalid value: invalid duration 'bogus': A duration must be a "
+            "number with a unit: s, m, h, d or w (e.g. 90s, 15m, 1h30m, 7d); "
+            "see 'tierwatch report --help'",
+        ),
+        (
+            ["report", "--nope"],
+            "tierwatch: error: No such option '--nope'; see 'tierwatch report --help'",
+        ),
+        (["bogus"], "tierwatch: error: No such command 'bogus'; see 'tierwatch --help'"),
+    ],
+)
+def test_usage_mistakes_are_one_line_too(args: list[str], line: str) -> None:
+    result = CliRunner().invoke(main, args, prog_name="tierwatch")
+    assert (result.exit_code, result.stdout, result.stderr) == (2, "", line + "\n")
