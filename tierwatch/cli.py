@@ -259,6 +259,37 @@ def db_compact(ctx: click.Context, db: str | None) -> None:
     click.echo(f"compacted {hours} hour{'s' if hours != 1 else ''} of rollups")
 
 
+@db.command("prune")
+@_db_option
+@click.pass_context
+def db_prune(ctx: click.Context, db: str | None) -> None:
+    """Delete what is past its retention, one line per table (the server does it on its own).
+
+    \b
+    Example:
+      tierwatch db prune --db sqlite:///./tierwatch.db
+    """
+    import time
+
+    from collector.db import make_engine
+    from tierwatch.prune import prune
+
+    settings = _settings(ctx, **{"database.url": db})
+    engine = make_engine(settings.database.url, pool_size=1)
+    try:
+        pruned = prune(
+            engine,
+            now_ms=time.time_ns() // 1_000_000,
+            collector=settings.collector,
+            analytics=settings.analytics,
+            alerts=settings.alerts,
+        )
+    finally:
+        engine.dispose()
+    for entry in pruned:
+        click.echo(entry.line())
+
+
 @main.group()
 def token() -> None:
     """Manage API tokens."""
