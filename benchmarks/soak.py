@@ -131,7 +131,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=14330)
     parser.add_argument("--devices", type=int, default=150, help="simulated devices")
     parser.add_argument("--live-rate", type=float, default=5.0, help="simulator requests/s")
-    parser.add_argument("--flood-senders", type=int, default=24)
+    parser.add_argument(
+        "--flood-senders", type=int, default=96, help="more than 4 processing + 64 queued"
+    )
     parser.add_argument("--flood-seconds", type=float, default=15.0, help="of every minute")
     parser.add_argument("--json", action="store_true", help="also print the samples as JSON")
     args = parser.parse_args()
