@@ -12,6 +12,12 @@ longer add up to its hourly row, and older hours are rewritten when the
 collector has noted them in ``late_hours`` (a device that was offline for days).
 A note is removed in the transaction that rewrites its hour, and only in the
 version that was read, so a note made meanwhile is kept for the next pass.
+
+Minute rollups of old hours are deleted by :mod:`analytics.retention` up to the
+minute floor. Hours before the floor cannot be rewritten from minute rows: the
+re-check stops at the floor, and a noted hour there holds only the attempts that
+arrived after the deletion, so they are added to its hourly rows and their minute
+rows removed, in one transaction that holds the note's row.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from analytics.histograms import (
     parse_joined,
     sparse,
 )
-from analytics.rollups import HOUR, WATERMARK, read_watermark
+from analytics.rollups import HOUR, WATERMARK, read_minute_floor, read_watermark
 from collector import buckets
 from collector.db import WRITE
 from collector.rollup import SUM_COLUMNS
@@ -63,8 +69,12 @@ def compact(engine: Engine, *, now: int, grace_seconds: int = 300, recheck_hours
                 select(LATE_HOURS.c.hour, LATE_HOURS.c.version).where(LATE_HOURS.c.hour < limit)
             )
         }
-        stale = stale_hours(conn, start=max(watermark - recheck_hours * HOUR, 0), end=watermark)
-        stale = sorted({*stale, *(h for h in notes if h < watermark)})
+        floor = read_minute_floor(conn) or 0
+        stale = stale_hours(
+            conn, start=max(watermark - recheck_hours * HOUR, floor, 0), end=watermark
+        )
+        stale = sorted({*stale, *(h for h in notes if floor <= h < watermark)})
+        late = sorted(h for h in notes if h < floor)
         # Only hours with minute rows are written: a store idle for months costs nothing.
         hour = (ROLLUPS.c.minute // HOUR) * HOUR
         fresh = [
@@ -76,6 +86,8 @@ def compact(engine: Engine, *, now: int, grace_seconds: int = 300, recheck_hours
                 .order_by(hour)
             )
         ]
+    for start in late:
+        _add_late(engine, start)
     hours = [*stale, *fresh]
     for i in range(0, len(hours), CHUNK_HOURS):
         chunk = hours[i : i + CHUNK_HOURS]
@@ -105,9 +117,48 @@ def compact(engine: Engine, *, now: int, grace_seconds: int = 300, recheck_hours
             conn = conn.execution_options(**{WRITE: True})
             with conn.begin():
                 _set_watermark(conn, limit)
-    if hours:
-        log.info("compacted %d hours of rollups", len(hours))
-    return len(hours)
+    if hours or late:
+        log.info("compacted %d hours of rollups", len(hours) + len(late))
+    return len(hours) + len(late)
+
+
+def _add_late(engine: Engine, start: int) -> None:
+    """Add the late minute rollups of an hour before the minute floor to its hourly rows.
+
+    The note's row is locked first, so a collector adding to the hour meanwhile
+    waits; the minute rows read are then exactly those deleted.
+    """
+    with engine.connect() as conn:
+        conn = conn.execution_options(**{WRITE: True})
+        with conn.begin():
+            note = conn.execute(
+                select(LATE_HOURS.c.version).where(LATE_HOURS.c.hour == start).with_for_update()
+            ).scalar()
+            if note is None:
+                return
+            rows = {(r["segment_id"], r["shadow"]): r for r in _hour_rows(conn, [start])}
+            stored = conn.execute(
+                select(HOURLY_ROLLUPS).where(HOURLY_ROLLUPS.c.hour == start)
+            ).mappings()
+            for old in stored:
+                key = (int(old["segment_id"]), bool(old["shadow"]))
+                new = rows.get(key)
+                if new is None:
+                    rows[key] = dict(old)
+                    continue
+                for name in SUM_COLUMNS:
+                    new[name] = new[name] + old[name]
+                new["latency_hist"] = buckets.merge(new["latency_hist"], old["latency_hist"])
+                new["confidence_hist"] = buckets.merge(
+                    new["confidence_hist"], old["confidence_hist"]
+                )
+            conn.execute(delete(HOURLY_ROLLUPS).where(HOURLY_ROLLUPS.c.hour == start))
+            if rows:
+                conn.execute(HOURLY_ROLLUPS.insert(), list(rows.values()))
+            conn.execute(
+                delete(ROLLUPS).where(ROLLUPS.c.minute >= start, ROLLUPS.c.minute < start + HOUR)
+            )
+            conn.execute(delete(LATE_HOURS).where(LATE_HOURS.c.hour == start))
 
 
 def stale_hours(conn: Connection, *, start: int, end: int) -> list[int]:

@@ -262,7 +262,31 @@ class AnalyticsSettings(Section):
         "older hours are rewritten when the collector notes late attempts for them.",
     )
 
+    minute_rollup_retention_days: int = Field(
+        default=35,
+        ge=0,
+        description="Minute rollups of compacted hours older than this are deleted; reports "
+        "read such periods from hourly rollups by whole hours. The default covers the "
+        "seasonal baseline (4 weeks) and the drift reference. 0 keeps them (until "
+        "hourly_rollup_retention_days).",
+    )
+    hourly_rollup_retention_days: int = Field(
+        default=400,
+        ge=0,
+        description="Hourly rollups (and any minute rollups) older than this are deleted: "
+        "nothing older can be reported. 0 keeps them forever.",
+    )
+
     _metrics = field_validator("thresholds")(_check_metrics)
+
+    @model_validator(mode="after")
+    def _retention_order(self) -> AnalyticsSettings:
+        minute, hourly = self.minute_rollup_retention_days, self.hourly_rollup_retention_days
+        if hourly and minute and hourly < minute:
+            raise ValueError(
+                "hourly_rollup_retention_days must be 0 or at least minute_rollup_retention_days"
+            )
+        return self
 
     @field_validator("thresholds", mode="before")
     @classmethod

@@ -6,6 +6,13 @@ and are added by :func:`analytics.histograms.parse_joined`. Whole hours before
 the compaction watermark come from ``hourly_rollups`` (see
 :mod:`analytics.compaction`); everything else from the minute rollups, so answers
 are the same with or without compaction, only faster with it.
+
+Minute rollups of old compacted hours are deleted after
+``analytics.minute_rollup_retention_days`` (:mod:`analytics.retention`), up to the
+``minute_rollups_floor`` in ``analytics_state``. Before the floor only whole
+hours exist, so a period that starts before it is read by whole hours there: its
+start (and its end, when that lies before the floor too) moves back to the start
+of its hour. Periods of whole hours give the same answers as before the deletion.
 """
 
 from __future__ import annotations
@@ -35,6 +42,8 @@ from collector.schema import (
 HOUR = 3600
 #: The ``analytics_state`` name of the hourly compaction watermark.
 WATERMARK = "hourly_rollups"
+#: The ``analytics_state`` name of the first hour whose minute rollups are all kept.
+MINUTE_FLOOR = "minute_rollups_floor"
 
 
 def read_segments(conn: Connection, *, fleet: str | None = None) -> pd.DataFrame:
@@ -55,10 +64,30 @@ def read_watermark(conn: Connection) -> int | None:
     return None if value is None else int(value)
 
 
-def plan(start: int, end: int, watermark: int | None) -> list[tuple[Table, int, int]]:
-    """Which table serves which part of ``[start, end)``: hourly rows for whole compacted hours."""
+def read_minute_floor(conn: Connection) -> int | None:
+    """The first hour whose minute rollups are all kept (Unix seconds); ``None``: all kept."""
+    value = conn.execute(
+        select(ANALYTICS_STATE.c.value).where(ANALYTICS_STATE.c.name == MINUTE_FLOOR)
+    ).scalar()
+    return None if value is None else int(value)
+
+
+def plan(
+    start: int, end: int, watermark: int | None, minute_floor: int | None = None
+) -> list[tuple[Table, int, int]]:
+    """Which table serves which part of ``[start, end)``: hourly rows for whole compacted hours.
+
+    Before ``minute_floor`` (minute rollups deleted) the period's ends move back to
+    the start of their hour, so that part is read by whole hours.
+    """
     if end <= start:
         return []
+    if minute_floor is not None and watermark is not None and start < minute_floor:
+        start = start // HOUR * HOUR
+        if end < minute_floor:
+            end = end // HOUR * HOUR
+        if end <= start:
+            return []
     if watermark is None:
         return [(ROLLUPS, start, end)]
     first_hour = -(-start // HOUR) * HOUR
@@ -90,10 +119,13 @@ def read_aggregates(
     ``shadow`` picks served (False) or shadow (True) attempts. ``fleet`` or
     ``segment_ids`` narrow the segments. The watermark is read unless given.
     """
-    if use_watermark and watermark is None:
-        watermark = read_watermark(conn)
+    floor = None
+    if use_watermark:
+        if watermark is None:
+            watermark = read_watermark(conn)
+        floor = read_minute_floor(conn)
     parts = []
-    for table, lo, hi in plan(start, end, watermark if use_watermark else None):
+    for table, lo, hi in plan(start, end, watermark if use_watermark else None, floor):
         time = table.c.hour if table is HOURLY_ROLLUPS else table.c.minute
         parts.append(
             _query(conn, table, table.c.segment_id, time, lo, hi, fleet, segment_ids, shadow)
@@ -114,11 +146,18 @@ def read_buckets(
     """Rollups over ``[start, end)`` added up per time bucket of ``step`` seconds.
 
     Labels are bucket starts (multiples of ``step`` since the epoch). Steps that are
-    whole hours read compacted hours from ``hourly_rollups``.
+    whole hours read compacted hours from ``hourly_rollups``, and so do periods that
+    start before the minute floor (where minute rollups are deleted).
     """
-    watermark = read_watermark(conn) if step % HOUR == 0 else None
+    floor = read_minute_floor(conn)
+    watermark: int | None = None
+    if step % HOUR == 0:
+        watermark = read_watermark(conn)
+    elif floor is not None and start < floor:
+        # Shorter steps read hourly rows only where no minute rows are left.
+        watermark = floor
     parts = []
-    for table, lo, hi in plan(start, end, watermark):
+    for table, lo, hi in plan(start, end, watermark, floor):
         time = table.c.hour if table is HOURLY_ROLLUPS else table.c.minute
         label = (time // step) * step if step > 60 or table is HOURLY_ROLLUPS else time
         parts.append(_query(conn, table, label, time, lo, hi, fleet, segment_ids, shadow))

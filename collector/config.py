@@ -167,7 +167,21 @@ class CollectorSettings(Section):
         return min(cores, 4) if cores > 1 and server_processes == 1 else 0
 
     retention_days: int = Field(
-        default=30, ge=1, description="Raw attempts older than this are deleted; rollups stay."
+        default=30,
+        ge=0,
+        description="Raw attempts older than this are deleted; rollups stay. 0 keeps them forever.",
+    )
+    ingest_stats_retention_days: int = Field(
+        default=90,
+        ge=0,
+        description="Per-minute ingest counters (ingest_stats) older than this are deleted; "
+        "0 keeps them forever.",
+    )
+    device_retention_days: int = Field(
+        default=90,
+        ge=0,
+        description="Device states not seen for this long are deleted (version drift reads "
+        "only devices seen in the last analytics.active_hours); 0 keeps them forever.",
     )
 
 

@@ -1,40 +1,73 @@
-"""Raw attempts expire after the retention period; rollups and device states stay."""
+"""Expire what the collector writes: raw attempts, ingest counters and device states.
+
+Every deletion runs in slices of a bounded number of rows, one transaction each,
+so that a large expiry never holds the write lock long enough to stall ingestion.
+A horizon of 0 days keeps the rows forever. ``dropped_attributes`` is not expired:
+it holds one counter per (fleet, key) with no time, so it grows with the number
+of distinct keys senders use, not with time.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, delete, select, tuple_
+from sqlalchemy import ColumnElement, Engine, Table, delete, select, tuple_
 
 from collector.db import WRITE
-from collector.schema import ATTEMPTS
+from collector.schema import ATTEMPTS, DEVICES, INGEST_STATS
 
 NS_PER_DAY = 86_400 * 1_000_000_000
+SECONDS_PER_DAY = 86_400
+#: Rows deleted per transaction.
+BATCH = 10_000
 
 
-def expire_attempts(
-    engine: Engine, *, now_ns: int, retention_days: int, batch: int = 10_000
+def delete_in_slices(
+    engine: Engine, table: Table, condition: ColumnElement[bool], *, batch: int = BATCH
 ) -> int:
-    """Delete attempts that started more than ``retention_days`` before ``now_ns``; return how many.
+    """Delete the rows of ``table`` that match ``condition``, ``batch`` at a time; return how many.
 
-    Deletes in slices of ``batch`` rows so that a large expiry never holds the
-    write lock long enough to stall ingestion.
+    Each slice selects primary keys and deletes them in its own write transaction.
     """
-    table = ATTEMPTS
-    cutoff = now_ns - retention_days * NS_PER_DAY
-    oldest = (
-        select(table.c.trace_id, table.c.span_id)
-        .where(table.c.start_time_unix_nano < cutoff)
-        .limit(batch)
-    )
+    key = list(table.primary_key.columns)
+    chosen = select(*key).where(condition).limit(batch)
     deleted = 0
     while True:
         with engine.connect() as conn:
             conn = conn.execution_options(**{WRITE: True})
             with conn.begin():
-                keys = [tuple(k) for k in conn.execute(oldest)]
+                keys = [tuple(k) for k in conn.execute(chosen)]
                 if keys:
-                    conn.execute(
-                        delete(table).where(tuple_(table.c.trace_id, table.c.span_id).in_(keys))
-                    )
+                    if len(key) == 1:
+                        match = key[0].in_([k[0] for k in keys])
+                    else:
+                        match = tuple_(*key).in_(keys)
+                    conn.execute(delete(table).where(match))
         deleted += len(keys)
         if len(keys) < batch:
             return deleted
+
+
+def expire_attempts(engine: Engine, *, now_ns: int, retention_days: int, batch: int = BATCH) -> int:
+    """Delete attempts that started more than ``retention_days`` before ``now_ns``; how many."""
+    if retention_days <= 0:
+        return 0
+    cutoff = now_ns - retention_days * NS_PER_DAY
+    return delete_in_slices(engine, ATTEMPTS, ATTEMPTS.c.start_time_unix_nano < cutoff, batch=batch)
+
+
+def expire_ingest_stats(engine: Engine, *, now: int, days: int, batch: int = BATCH) -> int:
+    """Delete ingest counters of minutes more than ``days`` before ``now`` (Unix seconds)."""
+    if days <= 0:
+        return 0
+    cutoff = now - days * SECONDS_PER_DAY
+    return delete_in_slices(engine, INGEST_STATS, INGEST_STATS.c.minute < cutoff, batch=batch)
+
+
+def expire_devices(engine: Engine, *, now: int, days: int, batch: int = BATCH) -> int:
+    """Delete device states last seen more than ``days`` before ``now`` (Unix seconds).
+
+    A device that comes back is recorded anew, as on its first attempt.
+    """
+    if days <= 0:
+        return 0
+    cutoff = now - days * SECONDS_PER_DAY
+    return delete_in_slices(engine, DEVICES, DEVICES.c.last_seen < cutoff, batch=batch)

@@ -18,13 +18,13 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import Engine, text
 
 import tierwatch
+from analytics.alerting import lease
 from analytics.alerting.service import AlertService
 from analytics.compaction import compact
 from collector.auth import DEV_PRINCIPAL, Principal, bearer, lookup
 from collector.db import make_engine
 from collector.errors import StoreBusy, Unauthorized
 from collector.receive import Admission, BodyReads, Ingest, Receiver, build_router, in_thread
-from collector.retention import expire_attempts
 from collector.telemetry import CollectorMetrics
 from collector.workers import WorkerPool
 from tierwatch.api import (
@@ -42,10 +42,10 @@ from tierwatch.api import (
 from tierwatch.ingest import build_ingestor, ingestor_from_json
 from tierwatch.migrate import upgrade
 from tierwatch.observe import forget_process, instrument
+from tierwatch.prune import PRUNER, prune_if_holder
 from tierwatch.settings import Settings
 
 log = logging.getLogger(__name__)
-RETENTION_INTERVAL_SECONDS = 600
 
 
 def make_authenticate(engine: Engine, *, dev: bool):
@@ -135,7 +135,8 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if workers is not None:
             await anyio.to_thread.run_sync(workers.start)
-        retention = asyncio.create_task(_retention_loop(engine, settings.collector.retention_days))
+        pruner = lease.holder_id()
+        retention = asyncio.create_task(_prune_loop(engine, settings, holder=pruner))
         compaction = asyncio.create_task(_compaction_loop(engine, settings))
         summaries = asyncio.create_task(_log_summary_loop(metrics))
         loops = [retention, compaction, summaries]
@@ -148,6 +149,10 @@ def create_app(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            with contextlib.suppress(Exception):
+                await anyio.to_thread.run_sync(
+                    lambda: lease.release(engine, name=PRUNER, holder=pruner)
+                )
             if workers is not None:
                 await anyio.to_thread.run_sync(workers.shutdown)
             metrics.shutdown()
@@ -234,20 +239,35 @@ class LazyDashboard:
         await app(scope, receive, send)
 
 
-async def _retention_loop(engine: Engine, retention_days: int) -> None:
-    """Expire raw attempts now and then; a failure is logged and tried again later."""
+async def _prune_loop(engine: Engine, settings: Settings, *, holder: str) -> None:
+    """Delete what is past its retention now and then, on one replica at a time; 0 turns it off.
+
+    A failure is logged and tried again on the next pass.
+    """
+    interval = settings.server.prune_interval_seconds
+    if interval <= 0:
+        return
+    # The lease outlives a pass and the wait after it, so the holder keeps it.
+    ttl_ms = int(max(2 * interval, 60) * 1000)
     while True:
         try:
-            deleted = await anyio.to_thread.run_sync(
-                lambda: expire_attempts(
-                    engine, now_ns=time.time_ns(), retention_days=retention_days
+            pruned = await anyio.to_thread.run_sync(
+                lambda: prune_if_holder(
+                    engine,
+                    holder=holder,
+                    now_ms=time.time_ns() // 1_000_000,
+                    ttl_ms=ttl_ms,
+                    collector=settings.collector,
+                    analytics=settings.analytics,
+                    alerts=settings.alerts,
                 )
             )
-            if deleted:
-                log.info("expired %d attempts older than %d days", deleted, retention_days)
+            for entry in pruned or ():
+                if entry.rows:
+                    log.info("pruned %s", entry.line())
         except Exception:
-            log.exception("expiring attempts failed; will try again")
-        await asyncio.sleep(RETENTION_INTERVAL_SECONDS)
+            log.exception("pruning failed; will try again")
+        await asyncio.sleep(interval)
 
 
 async def _log_summary_loop(metrics: CollectorMetrics) -> None:

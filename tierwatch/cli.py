@@ -240,6 +240,33 @@ def db_compact(ctx: click.Context, db: str | None) -> None:
     click.echo(f"compacted {hours} hour{'s' if hours != 1 else ''} of rollups")
 
 
+@db.command("prune")
+@_db_option
+@click.pass_context
+def db_prune(ctx: click.Context, db: str | None) -> None:
+    """Delete what is past its retention, one line per table (the server does it on its own).
+
+    
+    Example:
+      tierwatch db prune --db sqlite:///./tierwatch.db
+    """
+    import time
+
+    from tierwatch.prune import prune
+
+    settings = load(ctx, **{"database.url": db})
+    with open_engine(settings) as engine:
+        pruned = prune(
+            engine,
+            now_ms=time.time_ns() // 1_000_000,
+            collector=settings.collector,
+            analytics=settings.analytics,
+            alerts=settings.alerts,
+        )
+    for entry in pruned:
+        click.echo(entry.line())
+
+
 @main.command()
 @click.option("--port", metavar="P", type=int, default=4318, show_default=True, help="Server port.")
 @click.option(

@@ -48,6 +48,12 @@ class ServerSettings(Section):
         description="Server processes sharing the port (the collector is stateless).",
     )
     public_url: str = Field(default="", description="Base URL used in links sent to operators.")
+    prune_interval_seconds: float = Field(
+        default=600.0,
+        ge=0,
+        description="How often the server deletes what is past its retention (one replica at "
+        "a time; see the *_retention_days keys); 0 turns it off, raw attempts included.",
+    )
 
 
 class Settings(BaseSettings):

@@ -437,6 +437,24 @@ class AlertsSettings(Section):
         default="24h",
         description="A notification not delivered this long after it was written is dead.",
     )
+    resolved_retention_days: int = Field(
+        default=90,
+        ge=0,
+        description="Resolved and inactive alerts are deleted this long after they ended, with "
+        "their history; finished deliveries (not pending) this long after they were written. "
+        "Firing and pending alerts and pending deliveries are never deleted. 0 keeps them forever.",
+    )
+    silence_retention_days: int = Field(
+        default=30,
+        ge=0,
+        description="Silences are deleted this long after they ended; 0 keeps them forever.",
+    )
+    lease_retention_days: int = Field(
+        default=7,
+        ge=0,
+        description="Leases nobody has held for this long (a renamed job) are deleted; "
+        "0 keeps them forever.",
+    )
 
     @field_validator("by")
     @classmethod
