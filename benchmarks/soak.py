@@ -200,7 +200,8 @@ def _run(
     senders = [
         threading.Thread(
             target=flood,
-            args=(args.port, bodies[i :: args.flood_senders], counts, stop),
+            # each sender starts at its own body, so senders rarely post the same one at once
+            args=(args.port, bodies[i % len(bodies) :] + bodies[: i % len(bodies)], counts, stop),
             kwargs={"on": args.flood_seconds},
             daemon=True,
         )
