@@ -149,7 +149,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until_serving(port: int, proc: subprocess.Popen[Any], timeout: float = 30) -> None:
+def wait_until_serving(port: int, proc: subprocess.Popen[Any], timeout: float = 90) -> None:
     """Wait until a ``tierwatch serve`` process answers ``/healthz``; kill it if it never does."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -63,7 +63,12 @@ class TokensResponse(BaseModel):
 class TokenCreate(BaseModel):
     """A token to create; without ``expires_in`` or ``expires_at`` it never expires."""
 
-    fleet: str = Field(min_length=1, max_length=128, description="The fleet; '*' for every fleet.")
+    fleet: str = Field(
+        min_length=1,
+        max_length=128,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="The fleet (no control characters); '*' for every fleet.",
+    )
     role: Role
     expires_in: str | None = Field(default=None, description="A duration from now, e.g. 90d.")
     expires_at: datetime | None = Field(default=None, description="An ISO 8601 time.")

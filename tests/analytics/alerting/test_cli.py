@@ -209,7 +209,7 @@ def test_refused_hook_is_a_failed_delivery(
         'unless alerts.allowed_hosts names the host, e.g. allowed_hosts = ["127.0.0.1"]'
     )
     assert result.exit_code == 1
-    assert result.output.endswith(f": failed (no answer)\nError: {refusal}\n")
+    assert result.output.endswith(f": failed (no answer)\ntierwatch: error: {refusal}\n")
     assert receiver.requests == []
     listed = runner.invoke(main, ["deliveries", "list", "--db", db_url]).output
     _, row = listed.rstrip("\n").split("\n")
