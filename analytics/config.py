@@ -159,9 +159,10 @@ class AnalyticsSettings(Section):
         "segment; sub-segments are then not named (attribution, silence of parts).",
     )
     report_max_groups: int = Field(
-        default=1_000,
+        default=500,
         ge=1,
-        description="In such a report, the most groups shown: those with the most attempts; "
+        description="In such a report, the most groups shown: those with the most attempts in "
+        "the window and the period before it; "
         "the rest are added into one group per fleet and tier whose other values read "
         "'__other__', and the report's warnings say how many were folded.",
     )

@@ -129,13 +129,13 @@ def health_report(
     warnings = folded_warnings(read_folded(conn, fleet=fleet))
     units: Units | None = None
     if count_segments(conn, fleet=fleet) > settings.report_max_segments:
-        # Many segments: read per group of the report's dimensions, added up in SQL.
-        spans = [plan.window, plan.preceding, *plan.days, *plan.slices]
+        # Many segments: read per group of the report's dimensions, added up in SQL,
+        # the groups ranked by their attempts in the window and the period before it.
         units = plan_units(
             conn,
             by=by,
             fleet=fleet,
-            start=to_unix(min(p.start for p in spans)),
+            start=to_unix(plan.preceding.start),
             end=to_unix(plan.window.end),
             max_groups=settings.report_max_groups,
             watermark=watermark,

@@ -40,10 +40,10 @@ def folded_warnings(folded: dict[str, dict[str, Any]], limit: Limit | None = Non
     out = []
     for name, dims in sorted(folded.items()):
         for dimension, counts in sorted(dims.items()):
-            bound = f" of {limit(name, dimension):,}" if limit is not None else ""
+            bound = f" {limit(name, dimension):,}" if limit is not None else ""
             values = counts["distinct_values"]
             out.append(
-                f"fleet {name}: {dimension} reached its limit{bound} distinct values; "
+                f"fleet {name}: {dimension} reached its limit of{bound} distinct values; "
                 f"{counts['attempts']:,} attempts with {values:,} other value"
                 f"{'s' if values != 1 else ''} were stored as {OVERFLOW}"
             )

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Float, case, cast, func, literal, select, tuple_
+from sqlalchemy import Connection, Float, case, cast, func, literal, select, tuple_, union_all
 from sqlalchemy.sql.elements import ColumnElement
 
 from analytics import aggregates
@@ -79,40 +79,58 @@ def plan_units(
 ) -> Units:
     """The units of a report split by ``by``, ranked by attempts over ``[start, end)``.
 
-    Only attempt counts per combination come back here (no histograms).
+    The database ranks the combinations; only the ``max_groups`` kept come back.
     """
     dims = unit_dims(by)
-    attempts: dict[tuple[str, ...], float] = {}
+    parts = []
     for table, lo, hi in plan(start, end, watermark):
         time = table.c.hour if table is HOURLY_ROLLUPS else table.c.minute
-        cols = [SEGMENTS.c[d] for d in dims]
-        query = (
-            select(*cols, func.sum(table.c.attempts))
+        part = (
+            select(*(SEGMENTS.c[d].label(f"u_{d}") for d in dims), table.c.attempts)
             .join(SEGMENTS, SEGMENTS.c.id == table.c.segment_id)
             .where(time >= lo, time < hi, table.c.shadow.is_(False))
-            .group_by(*cols)
         )
         if fleet is not None:
-            query = query.where(SEGMENTS.c.fleet == fleet)
-        for *values, count in conn.execute(query):
-            combo = tuple(str(v) for v in values)
-            attempts[combo] = attempts.get(combo, 0.0) + float(count or 0)
-    ranked = sorted(attempts, key=lambda k: (-attempts[k], k))
+            part = part.where(SEGMENTS.c.fleet == fleet)
+        parts.append(part)
+    if not parts:
+        return Units(dims=dims, frame=_frame(dims, []), kept=None, groups=0)
+    rows = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
+    keys = [rows.c[f"u_{d}"] for d in dims]
+    total = func.sum(rows.c.attempts)
+    # Only the groups shown come back, and how many there are in all.
+    ranked = conn.execute(
+        select(*keys, func.count().over())
+        .group_by(*keys)
+        .order_by(total.desc(), *keys)
+        .limit(max_groups + 1)
+    ).all()
+    groups = int(ranked[0][-1]) if ranked else 0
+    combos = [tuple(str(v) for v in row[:-1]) for row in ranked]
     kept: list[tuple[str, ...]] | None = None
-    combos = ranked
-    if len(ranked) > max_groups:
-        kept = sorted(ranked[:max_groups])
-        overflow = {
-            tuple(v if d in ALWAYS else OVERFLOW for d, v in zip(dims, k, strict=True))
-            for k in ranked[max_groups:]
-        }
+    if groups > max_groups:
+        kept = sorted(combos[:max_groups])
+        # Every fleet and tier may hold folded groups: one overflow unit each.
+        tiers = conn.execute(
+            select(*(SEGMENTS.c[d] for d in dims if d in ALWAYS))
+            .distinct()
+            .where(*([SEGMENTS.c.fleet == fleet] if fleet is not None else []))
+        ).all()
+        overflow = set()
+        for row in tiers:
+            values = dict(zip([d for d in dims if d in ALWAYS], row, strict=True))
+            overflow.add(tuple(str(values[d]) if d in ALWAYS else OVERFLOW for d in dims))
         combos = kept + sorted(overflow)
-    frame = pd.DataFrame(
+    return Units(dims=dims, frame=_frame(dims, combos), kept=kept, groups=groups)
+
+
+def _frame(dims: tuple[str, ...], combos: list[tuple[str, ...]]) -> pd.DataFrame:
+    """Units as a segments frame: index unit id, every dimension ('' outside ``dims``)."""
+    return pd.DataFrame(
         {d: [c[dims.index(d)] if d in dims else "" for c in combos] for d in SEGMENT_DIMENSIONS},
         index=pd.RangeIndex(len(combos), name="id"),
         columns=list(SEGMENT_DIMENSIONS),
     )
-    return Units(dims=dims, frame=frame, kept=kept, groups=len(ranked))
 
 
 def read_unit_aggregates(
