@@ -28,7 +28,9 @@ import tracemalloc
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+#: The checkout whose code answers the reports (``--code``); this one by default.
+CODE_VARIABLE = "TIERWATCH_BENCH_CODE"
+sys.path.insert(0, os.environ.get(CODE_VARIABLE, str(ROOT)))
 
 DAY = 86_400
 
@@ -163,6 +165,7 @@ def main() -> None:
         env = dict(os.environ)
         code = str(Path(args.code).resolve()) if args.code else str(ROOT)
         env["PYTHONPATH"] = code
+        env[CODE_VARIABLE] = code
         results = []
         for by in bys:
             for trace in ("0", "1"):
