@@ -151,6 +151,21 @@ class AnalyticsSettings(Section):
         description="Per-fleet overrides of min_attempts, min_baseline_attempts, min_values and "
         "thresholds, e.g. [analytics.fleets.robots-eu] min_attempts = 500.",
     )
+    report_max_segments: int = Field(
+        default=5_000,
+        ge=1,
+        description="Above this many stored segments (of the fleet asked for), a health report "
+        "or metrics frame adds rollups up in SQL per group of its dimensions instead of per "
+        "segment; sub-segments are then not named (attribution, silence of parts).",
+    )
+    report_max_groups: int = Field(
+        default=500,
+        ge=1,
+        description="In such a report, the most groups shown: those with the most attempts in "
+        "the window and the period before it; "
+        "the rest are added into one group per fleet and tier whose other values read "
+        "'__other__', and the report's warnings say how many were folded.",
+    )
     canary: bool = Field(
         default=True,
         description="When a report is split by model_version, also compare each version with "

@@ -28,8 +28,11 @@ from analytics.findings import Finding, SegmentHealth
 from analytics.judge import Observed, judge
 from analytics.metrics import AllowedTiers
 from analytics.rollups import read_aggregates, read_buckets, read_segments, read_watermark
+from analytics.summary import folded_warnings, read_folded
+from analytics.units import Units, count_segments, plan_units, read_unit_aggregates
 from analytics.vocabulary import metric as vocabulary_metric
 from analytics.wording import silence_text
+from collector.cardinality import OVERFLOW
 from collector.config import PrivacySettings
 
 __all__ = [
@@ -65,6 +68,9 @@ class HealthReport:
     fdr: float
     #: How long the compared periods last together (seven days' hours: seven hours).
     baseline_seconds: int = 0
+    #: What the reader should know about how the report was made: groups folded into
+    #: ``__other__``, dimensions whose values went over the collector's limits.
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def baseline_start(self) -> datetime:
@@ -119,10 +125,36 @@ def health_report(
     violations are recounted under the fleets' current policies.
     """
     plan = plan_for(end, window=window, baseline=baseline, settings=settings)
-    segments = read_segments(conn, fleet=fleet)
     watermark = read_watermark(conn)
+    warnings = folded_warnings(read_folded(conn, fleet=fleet))
+    units: Units | None = None
+    if count_segments(conn, fleet=fleet) > settings.report_max_segments:
+        # Many segments: read per group of the report's dimensions, added up in SQL,
+        # the groups ranked by their attempts in the window and the period before it.
+        units = plan_units(
+            conn,
+            by=by,
+            fleet=fleet,
+            start=to_unix(plan.preceding.start),
+            end=to_unix(plan.window.end),
+            max_groups=settings.report_max_groups,
+            watermark=watermark,
+        )
+        segments = units.frame
+        warnings += units_warnings(units, by)
+    else:
+        segments = read_segments(conn, fleet=fleet)
 
     def read(period: Period) -> Aggregates:
+        if units is not None:
+            return read_unit_aggregates(
+                conn,
+                units,
+                start=to_unix(period.start),
+                end=to_unix(period.end),
+                fleet=fleet,
+                watermark=watermark,
+            )
         return read_aggregates(
             conn,
             start=to_unix(period.start),
@@ -168,7 +200,22 @@ def health_report(
     report = evaluate_health(
         observed, plan, by=by, fleet=fleet, settings=settings, allowed_tiers=allowed
     )
-    return _with_onsets(conn, report, segments, plan=plan, fleet=fleet)
+    report = dataclasses.replace(report, warnings=warnings)
+    return _with_onsets(conn, report, segments, plan=plan, fleet=fleet, by_key=units is not None)
+
+
+def units_warnings(units: Units, by: Sequence[str]) -> list[str]:
+    """What a report read per group says about itself."""
+    out = [
+        "the store holds many segments: this report added them up per group of "
+        f"{', '.join(by) or 'the fleet'} in the database, so findings name no sub-segments"
+    ]
+    if units.folded:
+        out.append(
+            f"{units.folded:,} of {units.groups:,} groups with the fewest attempts were added "
+            f"into {OVERFLOW}; the {len(units.kept or ()):,} with the most are shown"
+        )
+    return out
 
 
 def short_history(window: Aggregates, days: Sequence[Aggregates], min_days: int) -> bool:
@@ -224,8 +271,13 @@ def _with_onsets(
     *,
     plan: Plan,
     fleet: str | None,
+    by_key: bool = False,
 ) -> HealthReport:
-    """The report with each change and silence dated from its segment's series."""
+    """The report with each change and silence dated from its segment's series.
+
+    ``by_key`` finds a segment's rollups by its dimension values in SQL (``segments``
+    are then units, see :mod:`analytics.units`); a folded group is not dated.
+    """
     window_s = plan.window.seconds
     step = max(60, (2 * window_s // _ONSET_BUCKETS) // 60 * 60)
     start = to_unix(plan.window.end) - 2 * window_s
@@ -242,6 +294,16 @@ def _with_onsets(
                 dated.append(finding)
                 continue
             key = {**segment.key, **finding.subject}
+            if by_key:
+                if OVERFLOW in key.values():
+                    dated.append(finding)
+                    continue
+                ident = tuple(key.items())
+                if ident not in series_of:
+                    read = read_buckets(conn, start=start, end=stop, step=step, key=key)
+                    series_of[ident] = aggregates.reindex(read, labels)
+                dated.append(_dated(finding, series_of[ident], labels, step))
+                continue
             mask = np.ones(len(segments), dtype=bool)
             for dim, value in key.items():
                 mask &= (segments[dim].astype(str) == value).to_numpy()

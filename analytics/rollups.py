@@ -17,7 +17,7 @@ of its hour. Periods of whole hours give the same answers as before the deletion
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -142,12 +142,14 @@ def read_buckets(
     segment_ids: Sequence[int] | None = None,
     fleet: str | None = None,
     shadow: bool = False,
+    key: Mapping[str, str] | None = None,
 ) -> Aggregates:
     """Rollups over ``[start, end)`` added up per time bucket of ``step`` seconds.
 
     Labels are bucket starts (multiples of ``step`` since the epoch). Steps that are
     whole hours read compacted hours from ``hourly_rollups``, and so do periods that
-    start before the minute floor (where minute rollups are deleted).
+    start before the minute floor (where minute rollups are deleted). ``key`` (dimension
+    values) narrows the segments in SQL, however many they are.
     """
     floor = read_minute_floor(conn)
     watermark: int | None = None
@@ -160,7 +162,7 @@ def read_buckets(
     for table, lo, hi in plan(start, end, watermark, floor):
         time = table.c.hour if table is HOURLY_ROLLUPS else table.c.minute
         label = (time // step) * step if step > 60 or table is HOURLY_ROLLUPS else time
-        parts.append(_query(conn, table, label, time, lo, hi, fleet, segment_ids, shadow))
+        parts.append(_query(conn, table, label, time, lo, hi, fleet, segment_ids, shadow, key))
     return aggregates.combine(parts)
 
 
@@ -181,6 +183,7 @@ def _query(
     fleet: str | None,
     segment_ids: Sequence[int] | None,
     shadow: bool,
+    key: Mapping[str, str] | None = None,
 ) -> Aggregates:
     label = label.label("label")
     query = (
@@ -200,7 +203,14 @@ def _query(
         query = query.where(
             table.c.segment_id.in_(select(SEGMENTS.c.id).where(SEGMENTS.c.fleet == fleet))
         )
-    rows = conn.execute(query).all()
+    if key:
+        matching = select(SEGMENTS.c.id).where(*(SEGMENTS.c[d] == v for d, v in key.items()))
+        query = query.where(table.c.segment_id.in_(matching))
+    return to_aggregates(conn.execute(query).all())
+
+
+def to_aggregates(rows: Sequence[Any]) -> Aggregates:
+    """Rows of (label, the sum columns, joined latency, joined confidence) as aggregates."""
     n = len(rows)
     width = len(SUM_COLUMNS)
     labels = np.array([int(r[0]) for r in rows], dtype=np.int64)

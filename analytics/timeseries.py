@@ -16,7 +16,8 @@ from sqlalchemy import Connection
 from analytics import aggregates
 from analytics.durations import from_unix, to_unix
 from analytics.metrics import compute_metrics, grouping, segment_by, segment_metrics
-from analytics.rollups import read_aggregates, read_buckets, read_segments
+from analytics.rollups import read_aggregates, read_buckets, read_segments, read_watermark
+from analytics.units import count_segments, plan_units, read_unit_aggregates
 from analytics.vocabulary import LOCAL_TIERS
 from collector.config import PrivacySettings
 from collector.schema import SEGMENT_DIMENSIONS
@@ -33,8 +34,14 @@ def metrics_frame(
     by: Sequence[str],
     fleet: str | None = None,
     privacy: PrivacySettings | None = None,
+    max_segments: int = 5_000,
+    max_groups: int = 500,
 ) -> pd.DataFrame:
     """Metrics per segment of dimensions ``by`` over ``[start, end)``: one row per segment.
+
+    Above ``max_segments`` stored segments the rollups are added up in SQL per group
+    of ``by`` (see :mod:`analytics.units`): the ``max_groups`` groups with the most
+    attempts, the rest as ``__other__``.
 
     Columns: the ``by`` dimensions, then :data:`analytics.metrics.METRICS` (attempts,
     requests, error_rate, fallback_rate, cloud_escalation_rate, latency_p50_ms,
@@ -42,8 +49,20 @@ def metrics_frame(
     privacy_violations, energy_mj_mean, thermal_share, offline_share, ...). Only
     segments with attempts in the period are listed.
     """
-    segments = read_segments(conn, fleet=fleet)
-    per_segment = read_aggregates(conn, start=to_unix(start), end=to_unix(end), fleet=fleet)
+    if count_segments(conn, fleet=fleet) > max_segments:
+        watermark = read_watermark(conn)
+        span = {
+            "start": to_unix(start),
+            "end": to_unix(end),
+            "fleet": fleet,
+            "watermark": watermark,
+        }
+        units = plan_units(conn, by=by, max_groups=max_groups, **span)  # type: ignore[arg-type]
+        segments = units.frame
+        per_segment = read_unit_aggregates(conn, units, **span)  # type: ignore[arg-type]
+    else:
+        segments = read_segments(conn, fleet=fleet)
+        per_segment = read_aggregates(conn, start=to_unix(start), end=to_unix(end), fleet=fleet)
     groups = grouping(segments, by)
     segmented = segment_by(
         per_segment,

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from collector.cardinality import DEFAULT_MAX_VALUES, LIMITED_DIMENSIONS, OVERFLOW
 from collector.credentials import expand, one_of
 from collector.schema import TIERS
 
@@ -183,6 +184,38 @@ class CollectorSettings(Section):
         description="Device states not seen for this long are deleted (version drift reads "
         "only devices seen in the last analytics.active_hours); 0 keeps them forever.",
     )
+    max_values: dict[str, int] = Field(
+        default_factory=lambda: dict(DEFAULT_MAX_VALUES),
+        description=(
+            "Distinct values each fleet may store per dimension; a value beyond the limit is "
+            f"stored as {OVERFLOW!r} and counted (summary, /metrics, health report warnings). "
+            "Keys given here replace those defaults, the others keep theirs."
+        ),
+    )
+    fleet_max_values: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description=("Per-fleet overrides of max_values, e.g. {acme = {device_model = 5000}}."),
+    )
+
+    @field_validator("max_values")
+    @classmethod
+    def _complete_limits(cls, value: dict[str, int]) -> dict[str, int]:
+        _check_limits(value)
+        return {**DEFAULT_MAX_VALUES, **value}
+
+    @field_validator("fleet_max_values")
+    @classmethod
+    def _known_fleet_limits(cls, value: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+        for limits in value.values():
+            _check_limits(limits)
+        return value
+
+    def value_limits(self) -> dict[str | None, dict[str, int]]:
+        """Limits per fleet (``None``: every fleet without an override of its own)."""
+        out: dict[str | None, dict[str, int]] = {None: dict(self.max_values)}
+        for fleet, limits in self.fleet_max_values.items():
+            out[fleet] = {**self.max_values, **limits}
+        return out
 
 
 class PrivacySettings(Section):
@@ -212,6 +245,17 @@ class PrivacySettings(Section):
     def allowed_tiers(self, fleet: str) -> frozenset[str]:
         """The tiers that may see sensitive data in ``fleet``."""
         return frozenset(self.fleets.get(fleet, self.sensitive_allowed_tiers))
+
+
+def _check_limits(limits: dict[str, int]) -> None:
+    for dimension, limit in limits.items():
+        if dimension not in LIMITED_DIMENSIONS:
+            raise ValueError(
+                f"unknown dimension {dimension!r}; limited dimensions are "
+                f"{', '.join(LIMITED_DIMENSIONS)}"
+            )
+        if limit < 1:
+            raise ValueError(f"the limit of {dimension} must be at least 1")
 
 
 def _check_tiers(tiers: list[str]) -> None:

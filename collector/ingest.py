@@ -45,6 +45,10 @@ class Outcome:
     dropped_attributes: int
     #: Rejected spans by reason code (:data:`collector.normalise.REJECTION_REASONS`).
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    #: (fleet, dimension) -> stored attempts whose value was beyond the limit.
+    folded_attempts: dict[tuple[str, str], int] = field(default_factory=dict)
+    #: (fleet, dimension) -> distinct values this process folded for the first time.
+    folded_values: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
 class Ingestor:
@@ -83,4 +87,6 @@ class Ingestor:
             rejected=batch.rejected,
             dropped_attributes=batch.dropped_attributes,
             rejected_by_reason=dict(batch.rejected_by_code),
+            folded_attempts=result.folded_attempts,
+            folded_values=result.folded_values,
         )

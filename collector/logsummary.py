@@ -31,6 +31,7 @@ class SummaryLog:
         noun: str,
         interval: float,
         level: int = logging.WARNING,
+        words: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._logger = logger
@@ -38,6 +39,8 @@ class SummaryLog:
         self._noun = noun
         self.interval = interval
         self._level = level
+        #: Reason codes are written as words (``queue_full``: "queue full"); else as given.
+        self._words = words
         self._clock = clock
         self._counts: Counter[str] = Counter()
         self._since = clock()
@@ -62,7 +65,8 @@ class SummaryLog:
             elapsed, self._since = now - self._since, now
         total = sum(counts.values())
         parts = ", ".join(
-            f"{reason.replace('_', ' ')}: {n:,}" for reason, n in counts.most_common()
+            f"{reason.replace('_', ' ') if self._words else reason}: {n:,}"
+            for reason, n in counts.most_common()
         )
         self._logger.log(
             self._level,

@@ -47,6 +47,10 @@ _SEGMENTS = (
 )
 
 
+#: The advisory lock key under which new dimension values are admitted ("twsegmnt").
+_SEGMENTS_LOCK = 0x7477_7365_676D_6E74
+
+
 class PostgresWriter(Writer[list[tuple[Any, ...]]]):
     """Writes through psycopg 3; PostgreSQL's row locks let writers run side by side."""
 
@@ -82,6 +86,10 @@ class PostgresWriter(Writer[list[tuple[Any, ...]]]):
             _copy(cursor, "attempts_staging", prepared)
             cursor.execute(_FROM_STAGING)
             return {(bytes(t), bytes(s)) for t, s in cursor.fetchall()}
+
+    def lock_segments(self, conn: Connection) -> None:
+        """A transaction-scoped advisory lock: one writer at a time admits new values."""
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_SEGMENTS_LOCK})")
 
     def insert_segments(self, cursor: Any, keys: Sequence[SegmentKey]) -> None:
         # One array per dimension: the statement text is the same for any number of keys.

@@ -273,6 +273,24 @@ class DroppedAttribute(Base):
     count: Mapped[int] = mapped_column(BigInteger)
 
 
+class ValueOverflow(Base):
+    """Attempts stored with a dimension's overflow value because its fleet hit the limit.
+
+    Per fleet and dimension: how many attempts were folded into ``__other__``
+    (see :mod:`collector.cardinality`), how many distinct values were folded
+    (each counted once per collector process that saw it), and when the last one
+    was (Unix seconds).
+    """
+
+    __tablename__ = "value_overflow"
+
+    fleet: Mapped[str] = mapped_column(String(128), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(32), primary_key=True)
+    attempts: Mapped[int] = mapped_column(BigInteger)
+    distinct_values: Mapped[int] = mapped_column(BigInteger)
+    last_seen: Mapped[int] = mapped_column(BigInteger)
+
+
 class Token(Base):
     """An API token, stored as the SHA-256 of its text.
 
@@ -431,6 +449,7 @@ LATE_HOURS = _table(LateHour)
 DEVICES = _table(Device)
 INGEST_STATS = _table(IngestStat)
 DROPPED_ATTRIBUTES = _table(DroppedAttribute)
+VALUE_OVERFLOW = _table(ValueOverflow)
 TOKENS = _table(Token)
 ALERTS = _table(Alert)
 ALERT_EVENTS = _table(AlertEvent)

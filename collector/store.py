@@ -16,12 +16,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, case, func
 from sqlalchemy import exc as sa_exc
 
+from collector.cardinality import OVERFLOW, Folds, ValueLimits, folded_dimensions
 from collector.db import WRITE, is_sqlite
 from collector.errors import StoreBusy
 from collector.normalise import AttemptRow, Batch
@@ -34,7 +35,14 @@ from collector.rollup import (
     build_rollups,
     segment_key,
 )
-from collector.schema import DEVICES, DROPPED_ATTRIBUTES, INGEST_STATS, LATE_HOURS, ROLLUPS
+from collector.schema import (
+    DEVICES,
+    DROPPED_ATTRIBUTES,
+    INGEST_STATS,
+    LATE_HOURS,
+    ROLLUPS,
+    VALUE_OVERFLOW,
+)
 from collector.sqlite_writer import SQLiteWriter
 from collector.writer import Writer
 
@@ -82,22 +90,44 @@ _RETRIES = 3
 _HOUR = 3600
 
 
+#: (fleet, dimension)
+Pair = tuple[str, str]
+
+
 @dataclass(frozen=True)
 class WriteResult:
-    """What a write stored."""
+    """What a write stored, and what the cardinality limits folded of it."""
 
     stored: int
     duplicates: int
+    #: (fleet, dimension) -> stored attempts whose value was folded into ``__other__``.
+    folded_attempts: dict[Pair, int] = field(default_factory=dict)
+    #: (fleet, dimension) -> distinct values folded for the first time in this process.
+    folded_values: dict[Pair, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Folded:
+    """The rows of one batch that the limits changed, and the new distinct values."""
+
+    #: (trace id, span id) -> dimensions folded
+    rows: dict[tuple[bytes, bytes], list[str]]
+    values: dict[Pair, int]
+    attempts: dict[Pair, int] = field(default_factory=dict)
 
 
 class Store:
     """The collector's writer: one transaction per batch, through the database's :class:`Writer`.
 
-    Stateless between requests apart from a segment-id cache.
+    Stateless between requests apart from a segment-id cache and what the cardinality
+    limits know of the stored values (:mod:`collector.cardinality`).
     """
 
-    def __init__(self, engine: Engine, *, busy_timeout_ms: int = 5000) -> None:
+    def __init__(
+        self, engine: Engine, *, busy_timeout_ms: int = 5000, limits: ValueLimits | None = None
+    ) -> None:
         self.engine = engine
+        self.limits = limits or ValueLimits()
         self._writer: Writer[Any] = (
             SQLiteWriter(engine, busy_timeout_ms=busy_timeout_ms)
             if is_sqlite(engine)
@@ -170,6 +200,20 @@ class Store:
             engine,
         )
 
+        overflow = VALUE_OVERFLOW
+        ins = dialect_insert(overflow)
+        self._upsert_overflow = _DriverStatement(
+            ins.on_conflict_do_update(
+                index_elements=["fleet", "dimension"],
+                set_={
+                    "attempts": overflow.c.attempts + ins.excluded.attempts,
+                    "distinct_values": overflow.c.distinct_values + ins.excluded.distinct_values,
+                    "last_seen": greatest(overflow.c.last_seen, ins.excluded.last_seen),
+                },
+            ),
+            engine,
+        )
+
         dropped = DROPPED_ATTRIBUTES
         ins = dialect_insert(dropped)
         self._upsert_dropped = _DriverStatement(
@@ -187,12 +231,22 @@ class Store:
             unique.setdefault((row.start_time_unix_nano, row.trace_id, row.span_id), row)
         # Key order is the index order, so concurrent writers lock rows in one order.
         rows = [unique[key] for key in sorted(unique)]
+        folded: _Folded | None = None
+        segment_ids: list[int] = []
         for attempt in range(1, _RETRIES + 1):
             try:
-                keys = [segment_key(r) for r in rows]
-                known = self._segments(keys)
-                stored = self._write_once(batch, rows, [known[k] for k in keys], received_ns)
-                return WriteResult(stored=stored, duplicates=len(batch.attempts) - stored)
+                if folded is None:
+                    keys = [segment_key(r) for r in rows]
+                    known, folds = self._segments(keys)
+                    folded = _fold(rows, keys, folds)
+                    segment_ids = [known[k] for k in keys]
+                stored = self._write_once(batch, rows, segment_ids, received_ns, folded)
+                return WriteResult(
+                    stored=stored,
+                    duplicates=len(batch.attempts) - stored,
+                    folded_attempts=folded.attempts,
+                    folded_values=folded.values,
+                )
             except (sa_exc.OperationalError, sa_exc.TimeoutError, sa_exc.InterfaceError) as exc:
                 if attempt < _RETRIES and _is_conflict(exc):
                     time.sleep(0.01 * attempt)
@@ -202,7 +256,12 @@ class Store:
         raise AssertionError("unreachable")
 
     def _write_once(
-        self, batch: Batch, rows: list[AttemptRow], segment_ids: list[int], received_ns: int
+        self,
+        batch: Batch,
+        rows: list[AttemptRow],
+        segment_ids: list[int],
+        received_ns: int,
+        folded: _Folded,
     ) -> int:
         writer = self._writer
         # What needs no lock is done before taking it: the rows as the writer sends
@@ -230,7 +289,35 @@ class Store:
                 self._note_late_hours.run(conn, _late_hours(rollups, received_ns))
                 self._upsert_devices.run(conn, devices)
                 self._count(conn, batch, rows, received_ns)
+                if folded.rows or folded.values:
+                    self._count_folded(conn, rows, folded, received_ns)
         return len(rows)
+
+    def _count_folded(
+        self, conn: Connection, new_rows: list[AttemptRow], folded: _Folded, received_ns: int
+    ) -> None:
+        """Count the stored attempts and the new distinct values the limits folded."""
+        attempts: dict[Pair, int] = {}
+        for row in new_rows:
+            dims = folded.rows.get((row.trace_id, row.span_id))
+            if dims:
+                for dim in dims:
+                    attempts[(row.fleet, dim)] = attempts.get((row.fleet, dim), 0) + 1
+        folded.attempts = attempts
+        seen = received_ns // 1_000_000_000
+        self._upsert_overflow.run(
+            conn,
+            [
+                {
+                    "fleet": fleet,
+                    "dimension": dim,
+                    "attempts": attempts.get((fleet, dim), 0),
+                    "distinct_values": folded.values.get((fleet, dim), 0),
+                    "last_seen": seen,
+                }
+                for fleet, dim in sorted(attempts.keys() | folded.values.keys())
+            ],
+        )
 
     def _count(
         self, conn: Connection, batch: Batch, new_rows: list[AttemptRow], received_ns: int
@@ -269,26 +356,60 @@ class Store:
                 ],
             )
 
-    def _segments(self, keys: Iterable[SegmentKey]) -> dict[SegmentKey, int]:
-        """Ids for segment keys, creating the missing segments in their own transaction.
+    def _segments(self, keys: Iterable[SegmentKey]) -> tuple[dict[SegmentKey, int], Folds]:
+        """Ids for segment keys within the limits, creating the missing segments.
 
-        New segments come back from ``INSERT ... RETURNING``; a key that already
-        existed (made by another collector, or before this one started) is looked up.
-        The cache learns the ids only once the transaction has committed.
+        A key already known costs one lookup. The others go through the cardinality
+        limits: values this process cannot decide are decided against the stored
+        segments, in the transaction that creates the new ones and under the lock
+        that serialises it, so that no other writer adds values in between. The
+        returned :class:`Folds` maps each key that broke a limit to the key it is
+        stored under. New segments come back from ``INSERT ... RETURNING``; a key
+        that already existed (made by another collector, or before this one
+        started) is looked up. The cache learns the ids only once the transaction
+        has committed.
         """
-        missing = sorted({k for k in keys if k not in self._segment_ids})
+        ids = self._segment_ids
+        missing = sorted({k for k in keys if k not in ids})
         if not missing:
-            return self._segment_ids
+            return ids, Folds()
+        limits = self.limits
+        candidates = limits.unknown(missing)
+        folds = limits.fold(missing, {})
+        create = sorted({folds.keys.get(k, k) for k in missing} - ids.keys())
+        if not candidates and not create:
+            return ids, folds
         with self._writer.lock, self.engine.connect() as conn:
             conn = conn.execution_options(**{WRITE: True})
             with conn.begin():
+                if candidates:
+                    self._writer.lock_segments(conn)
+                    limits.admit(conn, candidates)
+                    folds = limits.fold(missing, candidates)
+                    create = sorted({folds.keys.get(k, k) for k in missing} - ids.keys())
                 cursor = conn.connection.cursor()
                 try:
-                    found = self._writer.create_segments(cursor, missing)
+                    found = self._writer.create_segments(cursor, create)
                 finally:
                     cursor.close()
-        self._segment_ids.update(found)
-        return self._segment_ids
+        ids.update(found)
+        return ids, folds
+
+
+def _fold(rows: list[AttemptRow], keys: list[SegmentKey], folds: Folds) -> _Folded:
+    """Store ``rows`` under the keys the limits allow: rewrite their values and ``keys``."""
+    marks: dict[tuple[bytes, bytes], list[str]] = {}
+    if folds:
+        for i, (row, key) in enumerate(zip(rows, keys, strict=True)):
+            stored = folds.keys.get(key)
+            if stored is None:
+                continue
+            dims = folded_dimensions(key, stored)
+            for dim in dims:
+                setattr(row, dim, OVERFLOW)
+            keys[i] = stored
+            marks[(row.trace_id, row.span_id)] = dims
+    return _Folded(rows=marks, values=dict(folds.values))
 
 
 def _late_hours(rollups: list[dict[str, Any]], received_ns: int) -> list[dict[str, Any]]:

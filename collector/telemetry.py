@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from collector.cardinality import LIMITED_DIMENSIONS, OVERFLOW
 from collector.logsummary import SummaryLog
 from collector.normalise import REJECTION_REASONS
 
@@ -86,6 +87,23 @@ class CollectorMetrics:
             "Attributes dropped before storage (outside the contract and allow-list).",
             registry=r,
         )
+        self.values_folded = Counter(
+            "tierwatch_collector_attempts_folded",
+            "Attempts stored with the overflow value __other__ because their fleet had "
+            "reached the dimension's limit (collector.max_values), by dimension.",
+            ["dimension"],
+            registry=r,
+        )
+        self.distinct_values_folded = Counter(
+            "tierwatch_collector_distinct_values_folded",
+            "Distinct values folded into __other__, by dimension (each counted once per "
+            "collector process that met it).",
+            ["dimension"],
+            registry=r,
+        )
+        for dimension in LIMITED_DIMENSIONS:
+            self.values_folded.labels(dimension)
+            self.distinct_values_folded.labels(dimension)
         self.requests = Counter(
             "tierwatch_collector_requests",
             "Export requests by HTTP status.",
@@ -114,6 +132,13 @@ class CollectorMetrics:
             log, verb="refused", noun="export requests", interval=log_interval
         )
         self.rejections = SummaryLog(log, verb="rejected", noun="spans", interval=log_interval)
+        self.folds = SummaryLog(
+            log,
+            verb="folded",
+            noun=f"attempts into {OVERFLOW} (over the fleet's collector.max_values)",
+            interval=log_interval,
+            words=False,
+        )
         self._otlp: _OtlpInstruments | None = None
         if any(environ.get(name) for name in _OTLP_VARIABLES):
             self._otlp = _OtlpInstruments()
@@ -129,6 +154,11 @@ class CollectorMetrics:
         for reason, count in outcome.rejected_by_reason.items():
             self.spans_rejected.labels(reason).inc(count)
             self.rejections.add(reason, count)
+        for (fleet, dimension), count in outcome.folded_attempts.items():
+            self.values_folded.labels(dimension).inc(count)
+            self.folds.add(f"fleet {fleet} {dimension}", count)
+        for (_, dimension), count in outcome.folded_values.items():
+            self.distinct_values_folded.labels(dimension).inc(count)
         if self._otlp is not None:
             self._otlp.record(outcome)
 
@@ -146,6 +176,7 @@ class CollectorMetrics:
         """Write the summary lines that are due (the server calls this now and then)."""
         self.refusals.flush()
         self.rejections.flush()
+        self.folds.flush()
 
     def prometheus_text(self) -> bytes:
         """The current values in the Prometheus text exposition format."""
@@ -161,7 +192,7 @@ class CollectorMetrics:
         """Write the last summary lines, flush and stop the exporters; later calls do nothing."""
         if not self._shut_down:
             self._shut_down = True
-            self.refusals.interval = self.rejections.interval = 0
+            self.refusals.interval = self.rejections.interval = self.folds.interval = 0
             self.flush_logs()
             if self._otlp is not None:
                 self._otlp.provider.shutdown()

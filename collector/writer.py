@@ -73,6 +73,13 @@ class Writer(ABC, Generic[Prepared]):
     def insert_attempts(self, conn: Connection, prepared: Prepared) -> AttemptIds | None:
         """Insert the attempts: ``None`` when every one was new, else the ids of the new ones."""
 
+    def lock_segments(self, conn: Connection) -> None:
+        """Hold, until the transaction ends, the lock that serialises new dimension values.
+
+        Only needed where :attr:`lock` does not already serialise writers across
+        processes (see :mod:`collector.cardinality`).
+        """
+
     @abstractmethod
     def insert_segments(self, cursor: Any, keys: Sequence[SegmentKey]) -> None:
         """Execute an INSERT of ``keys`` that skips existing ones and returns (id, *dimensions)."""

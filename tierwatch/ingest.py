@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
+from collector.cardinality import ValueLimits
 from collector.db import make_engine
 from collector.ingest import Ingestor
 from collector.normalise import Normaliser
@@ -18,7 +19,11 @@ from tierwatch.settings import Settings
 def build_ingestor(settings: Settings, engine: Engine) -> Ingestor:
     """An ingestor writing through ``engine`` with the settings' limits and policies."""
     return Ingestor(
-        store=Store(engine, busy_timeout_ms=settings.database.busy_timeout_ms),
+        store=Store(
+            engine,
+            busy_timeout_ms=settings.database.busy_timeout_ms,
+            limits=ValueLimits(settings.collector.value_limits()),
+        ),
         normaliser=Normaliser(
             allowlist=settings.collector.attribute_allowlist,
             sensitive_allowed_tiers=settings.privacy.allowed_tiers,

@@ -31,6 +31,11 @@ class HealthResponse(ResponseModel):
     tests: int = Field(description="Tests covered together by the false-discovery control.")
     fdr: float
     status_counts: dict[str, int]
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="How the report was made when it had to be bounded (groups folded into "
+        "__other__), and dimensions whose values went over the collector's limits.",
+    )
     segments: list[SegmentHealth]
 
     @classmethod
@@ -44,6 +49,7 @@ class HealthResponse(ResponseModel):
             tests=report.tests,
             fdr=report.fdr,
             status_counts=report.status_counts(),
+            warnings=report.warnings,
             segments=report.segments,
         )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from analytics.summary import summary
@@ -30,11 +30,40 @@ class Totals(BaseModel):
     dropped_by_key: dict[str, int] = Field(description="Dropped attributes by key (never values).")
 
 
+class Folded(BaseModel):
+    """What the cardinality limit of one dimension folded into ``__other__``."""
+
+    attempts: int = Field(description="Stored attempts whose value was beyond the limit.")
+    distinct_values: int = Field(
+        description="Distinct values folded (each counted once per collector process that met it)."
+    )
+    limit: int | None = Field(
+        default=None, description="The fleet's limit (collector.max_values); per fleet only."
+    )
+
+
+class FleetTotals(Totals):
+    folded: dict[str, Folded] = Field(
+        description="Per dimension, what went over the fleet's limit of distinct values."
+    )
+
+
 class Summary(Totals):
-    fleets: dict[str, Totals]
+    folded: dict[str, Folded] = Field(
+        description="Per dimension, summed over fleets: what went over the limits."
+    )
+    warnings: list[str] = Field(
+        description="One line per fleet and dimension that reached its limit of distinct values."
+    )
+    fleets: dict[str, FleetTotals]
 
 
 @router.get("/summary", response_model=Summary, summary="Stored attempts, requests and refusals")
-def get_summary(conn: ConnectionDep, principal: ReadAuth) -> dict[str, Any]:
+def get_summary(request: Request, conn: ConnectionDep, principal: ReadAuth) -> dict[str, Any]:
     """Totals over all time; a fleet's token sees its own fleet only."""
-    return summary(conn, fleet=principal.fleet)
+    limits = request.app.state.settings.collector.value_limits()
+
+    def limit(fleet: str, dimension: str) -> int:
+        return int(limits.get(fleet, limits[None])[dimension])
+
+    return summary(conn, fleet=principal.fleet, limit=limit)

@@ -23,7 +23,7 @@ from tierwatch.cli import main
 HEALTH = (
     b'{"window":{"start":"2025-01-02T11:00:00Z","end":"2025-01-02T12:00:00Z"},"baseline":{"start":"2025-01-01T11:00:00Z",'
     b'"end":"2025-01-02T11:00:00Z"},"by":["tier","device_model"],"fleet":"fleet-a","tests":12,'
-    b'"fdr":0.05,"status_counts":{"ok":0,"warn":0,"degraded":1,"insufficient_data":1},"segments":[{"key":{"tier":"device",'
+    b'"fdr":0.05,"status_counts":{"ok":0,"warn":0,"degraded":1,"insufficient_data":1},"warnings":[],"segments":[{"key":{"tier":"device",'
     b'"device_model":"galaxy-a14"},"status":"degraded","metrics":{"attempts":480,"error_rate":0.2,'
     b'"latency_p95_ms":null},"baseline_metrics":{"attempts":1920,"error_rate":0.03,"latency_p95_ms":150.0},'
     b'"findings":[{"metric":"error_rate","window_value":0.2,"baseline_value":0.03,"relative_change":5.666666666666667,'
