@@ -53,12 +53,14 @@ def test_token_create_refuses_unknown_role(tmp_path: Path) -> None:
             "--db",
             f"sqlite:///{tmp_path / 'x.db'}",
         ],
+        prog_name="tierwatch",
     )
     assert result.exit_code == 2
-    assert (
-        "Invalid value for '--role': 'god' is not one of 'ingest', 'read', 'admin'."
-        in result.output
+    assert result.output == (
+        "tierwatch: error: Invalid value for '--role': 'god' is not one of 'ingest', 'read', "
+        "'admin'; see 'tierwatch token create --help'\n"
     )
+    assert not (tmp_path / "x.db").exists()
 
 
 def test_database_from_environment(tmp_path: Path, monkeypatch: object) -> None:
