@@ -106,6 +106,10 @@ def _wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -
     raise RuntimeError(f"the server did not answer on port {port} within {timeout:.0f} s")
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run_demo(*, port: int, database: Path, history: str, rate: float) -> int:
     """Run the demo until interrupted; return the exit status.
 
@@ -114,6 +118,8 @@ def run_demo(*, port: int, database: Path, history: str, rate: float) -> int:
     change of its own.
     """
     out = sys.stdout
+    # Stopped by a service manager or `kill`: stop the server and the simulator too.
+    signal.signal(signal.SIGTERM, _interrupt)
     secret = generate_secret()
     for suffix in ("", "-wal", "-shm", "-writer.lock"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)

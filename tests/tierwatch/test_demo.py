@@ -10,7 +10,9 @@ the slowdown and ``degraded`` at the end.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -129,6 +131,7 @@ def test_demo_flags_the_degraded_tier_and_alerts_within_two_minutes(tmp_path: Pa
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
+        start_new_session=True,
     )
     lines: list[str] = []
     live = threading.Event()
@@ -185,9 +188,12 @@ def test_demo_flags_the_degraded_tier_and_alerts_within_two_minutes(tmp_path: Pa
     finally:
         proc.send_signal(signal.SIGINT)
         try:
-            proc.wait(30)
+            proc.wait(60)
         except subprocess.TimeoutExpired:
             proc.kill()
+        # the demo's server and simulator, should any outlive it
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
 
     timeline = "\n".join(str(x) for x in looks)
     assert len(looks) >= 4, timeline
