@@ -75,7 +75,10 @@ def _one_line(exc: click.UsageError) -> click.UsageError:
 
 
 class Command(click.Command):
-    """A ``tierwatch`` command: takes ``--config`` and ``--debug`` wherever they are given."""
+    """A ``tierwatch`` command: takes ``--config`` and ``--debug`` wherever they are given.
+
+    Its usage mistakes are one line (:class:`UsageLine`).
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -88,21 +91,11 @@ class Command(click.Command):
             raise _one_line(exc) from exc
 
 
-class Group(click.Group):
+class Group(Command, click.Group):
     """A ``tierwatch`` command group; turns what escapes its commands into one line."""
 
     command_class = Command
     group_class = type  # subgroups are of this class too
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.params.extend(_global_options())
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except click.UsageError as exc:
-            raise _one_line(exc) from exc
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
