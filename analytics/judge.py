@@ -208,6 +208,18 @@ class _Report:
                 )
             )
 
+    def spread(self, metric: str, periods: Sequence[Segmented]) -> DaySpread:
+        """``metric`` pooled over ``periods`` (days or slices), each counted where it has enough."""
+        values = [estimate(metric, p.aggs, local_requests=self.local(p)) for p in periods]
+        floor = np.full(len(self.attempts), self.sizes.day)
+        usable = np.stack(
+            [
+                self.sizes.enough(metric, e, p.aggs.column("attempts"), floor)
+                for e, p in zip(values, periods, strict=True)
+            ]
+        )
+        return day_spread(values, usable)
+
     def metric_tests(self, metric: str) -> None:
         """The change and drift tests of one metric over every segment."""
         kind = _kind(metric)
@@ -216,15 +228,7 @@ class _Report:
         use_days = np.zeros(len(self.attempts), dtype=bool)
         spread: DaySpread | None = None
         if self.days:
-            days = [estimate(metric, d.aggs, local_requests=self.local(d)) for d in self.days]
-            floor = np.full(len(self.attempts), self.sizes.day)
-            usable = np.stack(
-                [
-                    self.sizes.enough(metric, e, d.aggs.column("attempts"), floor)
-                    for e, d in zip(days, self.days, strict=True)
-                ]
-            )
-            spread = day_spread(days, usable)
+            spread = self.spread(metric, self.days)
             if self.seasonal:
                 seasonal = against_days(
                     w,
@@ -238,15 +242,7 @@ class _Report:
         if len(self.slices) >= MIN_SLICES:
             # Short history: the window against the slices of the period before it, so
             # that a peak no worse than the day's other hours stays within their spread.
-            pieces = [estimate(metric, a.aggs, local_requests=self.local(a)) for a in self.slices]
-            floor = np.full(len(self.attempts), self.sizes.day)
-            usable = np.stack(
-                [
-                    self.sizes.enough(metric, e, a.aggs.column("attempts"), floor)
-                    for e, a in zip(pieces, self.slices, strict=True)
-                ]
-            )
-            hours = day_spread(pieces, usable)
+            hours = self.spread(metric, self.slices)
             sliced = against_days(w, hours, min_days=MIN_SLICES, logged=kind == "percentile")
             use_slices = enough_w & (hours.days >= MIN_SLICES) & ~use_days
             self.add(use_slices, metric, "change", self.preceding_baseline, w, sliced)
