@@ -21,6 +21,7 @@ import tierwatch
 from analytics.alerting import lease
 from analytics.alerting.service import AlertService
 from analytics.compaction import compact
+from collector.assemble import Assembler
 from collector.auth import DEV_PRINCIPAL, Principal, bearer, lookup
 from collector.db import make_engine
 from collector.errors import StoreBusy, Unauthorized
@@ -138,8 +139,9 @@ def create_app(
         pruner = lease.holder_id()
         retention = asyncio.create_task(_prune_loop(engine, settings, holder=pruner))
         compaction = asyncio.create_task(_compaction_loop(engine, settings))
+        assembly = asyncio.create_task(_assembly_loop(engine, settings))
         summaries = asyncio.create_task(_log_summary_loop(metrics))
-        loops = [retention, compaction, summaries]
+        loops = [retention, compaction, assembly, summaries]
         if settings.alerts.enabled:
             loops.append(asyncio.create_task(alerting.run()))
         try:
@@ -296,6 +298,26 @@ async def _compaction_loop(engine: Engine, settings: Settings) -> None:
             )
         except Exception:
             log.exception("compacting rollups failed; will try again")
+
+
+async def _assembly_loop(engine: Engine, settings: Settings) -> None:
+    """Assemble newly stored attempts into requests now and then; 0 turns it off.
+
+    Every server runs the loop; one pass runs at a time (see :mod:`collector.assemble`).
+    """
+    collector = settings.collector
+    if collector.assembly_interval_seconds <= 0:
+        return
+    assembler = Assembler(engine, retention_days=collector.retention_days)
+    try:
+        while True:
+            await asyncio.sleep(collector.assembly_interval_seconds)
+            try:
+                await anyio.to_thread.run_sync(lambda: assembler.run(now_ns=time.time_ns()))
+            except Exception:
+                log.exception("assembling requests failed; will try again")
+    finally:
+        assembler.close()
 
 
 #: Environment variable through which ``serve --workers N`` hands settings to each worker.
