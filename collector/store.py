@@ -1,5 +1,8 @@
 """Write a normalised batch: attempts, rollups, devices and counters in one transaction.
 
+Each new attempt is also queued (``request_queue``) for the request assembler
+(:mod:`collector.assemble`), which folds it into its request later.
+
 The transaction commits before the collector answers, so a 200 means stored.
 Only attempts that were not stored before are folded into rollups, so a re-sent
 span is stored and counted once, even when two collectors receive it at the same
