@@ -35,7 +35,7 @@ import logging
 import operator
 import os
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, and_, delete, select, tuple_
@@ -67,9 +67,6 @@ _FACT_COLUMNS = tuple(ATTEMPTS.c[name] for name in AttemptFacts.__dataclass_fiel
 _STATE_FIELDS = tuple(RequestState.__dataclass_fields__)
 _state_values = operator.attrgetter(*_STATE_FIELDS)
 
-#: Called inside each pass's write transaction before it commits (a lease check, say).
-Fence = Callable[[Connection], None]
-
 
 class Assembler:
     """Runs assembly passes on one store; keeps what passes share (SQLite's lock files)."""
@@ -89,7 +86,7 @@ class Assembler:
             self._pass_fd = os.open(f"{database}-assembler.lock", os.O_RDWR | os.O_CREAT, 0o644)
         self._threads = threading.Lock()
 
-    def run(self, *, now_ns: int, fence: Fence | None = None) -> int:
+    def run(self, *, now_ns: int) -> int:
         """Merge every queued attempt into its request; return how many attempts were merged.
 
         Runs passes of ``batch`` queued attempts until the queue is empty, or returns
@@ -103,7 +100,7 @@ class Assembler:
                 return 0
             try:
                 while True:
-                    taken, added = self._pass(conn, horizon, fence)
+                    taken, added = self._pass(conn, horizon)
                     merged += added
                     if taken < self.batch:
                         break
@@ -150,7 +147,7 @@ class Assembler:
         finally:
             self._threads.release()
 
-    def _pass(self, conn: Connection, horizon: int | None, fence: Fence | None) -> tuple[int, int]:
+    def _pass(self, conn: Connection, horizon: int | None) -> tuple[int, int]:
         """Read, merge and write one batch: (queue rows taken, attempts merged)."""
         with conn.begin():
             queued = conn.execute(
@@ -210,8 +207,6 @@ class Assembler:
                     )
                     if rows:
                         conn.execute(REQUEST_ROLLUPS.insert(), rows)
-                    if fence is not None:
-                        fence(conn)
             finally:
                 conn.execution_options(**{WRITE: False})
         return len(queued), added

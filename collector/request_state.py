@@ -263,26 +263,21 @@ class RollupDeltas:
     def apply(self, key: RollupKey, stored: dict[str, Any] | None) -> dict[str, Any] | None:
         """The row ``key`` after the changes, from its stored values; ``None``: no row left.
 
-        A row whose requests all moved away is removed. So is one the changes would
-        take below zero: its minute has expired, and what a late attempt takes from
-        it is no longer there.
+        A row whose requests all moved away is removed. Nothing goes below zero: a
+        row only the changes would take below it is one whose minute expired while a
+        request in it was still kept, which retention's horizons rule out.
         """
         sums = self.sums[key]
         row: dict[str, Any] = {"segment_id": key[0], "minute": key[1]}
         for name in REQUEST_SUM_COLUMNS:
             value = (0 if stored is None else stored[name]) + sums[name]
-            row[name] = float(value) if name in _FLOAT_SUMS else round(value)
+            row[name] = float(value) if name in _FLOAT_SUMS else max(round(value), 0)
         if row["requests"] <= 0:
             return None
         hist = buckets.decode(None if stored is None else stored["latency_hist"])
         for bucket, count in self.histograms[key].items():
-            total = hist.get(bucket, 0) + count
-            if total:
-                hist[bucket] = total
-            else:
-                hist.pop(bucket, None)
-        if any(count < 0 for count in hist.values()):
-            return None
+            hist[bucket] = hist.get(bucket, 0) + count
+        hist = {bucket: count for bucket, count in hist.items() if count > 0}
         row["latency_hist"] = buckets.encode(hist)
         return row
 
