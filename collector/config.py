@@ -173,6 +173,13 @@ class CollectorSettings(Section):
         description="How often the server assembles newly stored attempts into requests and "
         "their per-minute request rollups (one server at a time); 0 turns it off.",
     )
+    assembly_max_delay_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="While export requests keep arriving, an assembly pass waits for a quiet "
+        "second, at most this long after it fell due: ingestion goes first, and request "
+        "rollups lag by at most the interval plus this.",
+    )
     retention_days: int = Field(
         default=30,
         ge=0,

@@ -106,15 +106,16 @@ def create_app(
         ingest = workers.ingest
     else:
         ingest = in_thread(build_ingestor(settings, engine))
+    admission = Admission(
+        concurrent=settings.collector.max_concurrent_requests,
+        queued=settings.collector.max_queued_requests,
+        timeout=settings.collector.queue_timeout_seconds,
+    )
     receiver = Receiver(
         ingest=ingest,
         authenticate=make_authenticate(engine, dev=settings.server.dev),
         metrics=metrics,
-        admission=Admission(
-            concurrent=settings.collector.max_concurrent_requests,
-            queued=settings.collector.max_queued_requests,
-            timeout=settings.collector.queue_timeout_seconds,
-        ),
+        admission=admission,
         reads=BodyReads(
             concurrent=settings.collector.max_concurrent_reads,
             max_buffered_bytes=settings.collector.max_buffered_bytes,
@@ -140,7 +141,7 @@ def create_app(
         pruner = lease.holder_id()
         retention = asyncio.create_task(_prune_loop(engine, settings, holder=pruner))
         compaction = asyncio.create_task(_compaction_loop(engine, settings))
-        assembly = asyncio.create_task(_assembly_loop(engine, settings))
+        assembly = asyncio.create_task(_assembly_loop(engine, settings, admission))
         summaries = asyncio.create_task(_log_summary_loop(metrics))
         loops = [retention, compaction, assembly, summaries]
         if settings.alerts.enabled:
@@ -307,10 +308,13 @@ async def _compaction_loop(engine: Engine, settings: Settings) -> None:
             log.exception("compacting rollups failed; will try again")
 
 
-async def _assembly_loop(engine: Engine, settings: Settings) -> None:
+async def _assembly_loop(engine: Engine, settings: Settings, admission: Admission) -> None:
     """Assemble newly stored attempts into requests now and then; 0 turns it off.
 
-    Every server runs the loop; one pass runs at a time (see :mod:`collector.assemble`).
+    Ingestion goes first: while export requests keep arriving, a pass waits, a
+    second at a time, up to ``collector.assembly_max_delay_seconds`` after it fell
+    due. Every server runs the loop; one pass runs at a time (see
+    :mod:`collector.assemble`).
     """
     collector = settings.collector
     if collector.assembly_interval_seconds <= 0:
@@ -319,6 +323,10 @@ async def _assembly_loop(engine: Engine, settings: Settings) -> None:
     try:
         while True:
             await asyncio.sleep(collector.assembly_interval_seconds)
+            waited = 0.0
+            while admission.busy(within=1.0) and waited < collector.assembly_max_delay_seconds:
+                await asyncio.sleep(1.0)
+                waited += 1.0
             try:
                 await anyio.to_thread.run_sync(lambda: assembler.run(now_ns=time.time_ns()))
             except Exception:
