@@ -32,7 +32,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
-import operator
 import os
 import threading
 from collections.abc import Iterable, Sequence
@@ -63,9 +62,8 @@ _SLICE = 500
 #: The advisory lock key one assembler holds on PostgreSQL ("twassemb").
 _ASSEMBLER_LOCK = 0x7477_6173_7365_6D62
 #: The ``attempts`` columns a request needs, in :class:`AttemptFacts` order.
-_FACT_COLUMNS = tuple(ATTEMPTS.c[name] for name in AttemptFacts.__dataclass_fields__)
-_STATE_FIELDS = tuple(RequestState.__dataclass_fields__)
-_state_values = operator.attrgetter(*_STATE_FIELDS)
+_FACT_COLUMNS = tuple(ATTEMPTS.c[name] for name in AttemptFacts._fields)
+_STATE_FIELDS = RequestState._fields
 
 
 class Assembler:
@@ -198,7 +196,7 @@ class Assembler:
                     _delete_ids(conn, ids)
                     _delete_requests(conn, sorted(k for k in after if k in before))
                     if after:
-                        _insert(conn, REQUESTS, _STATE_FIELDS, map(_state_values, after.values()))
+                        _insert(conn, REQUESTS, _STATE_FIELDS, after.values())
                     _delete(
                         conn,
                         REQUEST_ROLLUPS,

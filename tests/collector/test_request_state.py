@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from itertools import permutations
 
 import pytest
@@ -69,7 +68,7 @@ def _state(*attempts: AttemptFacts) -> RequestState:
 def test_every_order_of_arrival_gives_the_same_state() -> None:
     states = {_state(*order) for order in permutations([DEVICE, EDGE, CLOUD, SHADOW])}
     # the span ids are kept in arrival order; everything else is the same
-    assert len({replace(s, span_ids=b"") for s in states}) == 1
+    assert len({s._replace(span_ids=b"") for s in states}) == 1
     state = states.pop()
     assert (state.segment_id, state.first_tier, state.served_tier, state.attempts) == (
         1,
@@ -194,3 +193,10 @@ def test_a_late_first_attempt_moves_the_request_to_its_segment_and_minute() -> N
     assert row is not None
     assert (row["requests"], row["escalated"], row["attempts_sum"]) == (1, 1, 2)
     assert row["latency_hist"] == buckets.encode({buckets.latency_bucket(390.0): 1})
+
+
+def test_a_span_id_is_known_only_at_a_span_id_boundary() -> None:
+    state = _state(DEVICE)._replace(span_ids=bytes(range(16)))
+    # bytes 4..11 occur in the list, but straddle two span ids
+    assert (state.has(bytes(range(8))), state.has(bytes(range(8, 16)))) == (True, True)
+    assert state.has(bytes(range(4, 12))) is False
