@@ -130,8 +130,8 @@ def test_unpriced_tiers_and_models_make_costs_unknown(engine: Engine) -> None:
     assert fleet.total.energy_mj_per_request == pytest.approx(140 / 9)
     assert fleet.unpriced == ["device", "cloud model small"]
     assert fleet.notes == [
-        "no price for device, cloud model small: the cost of their attempts, and of every "
-        "total that holds them, is unknown"
+        "no price for device, cloud model small: the cost of those attempts is unknown, "
+        "and so is every total that holds them"
     ]
     assert fleet.driver == (
         "chat on the edge tier costs the most: 0.8750 (the total is unknown), "
