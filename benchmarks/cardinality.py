@@ -12,11 +12,13 @@ allocations (tracemalloc).
     python benchmarks/cardinality.py
     python benchmarks/cardinality.py --segments 50000 --by tier,task --by tier,device_model
     python benchmarks/cardinality.py --code /path/to/other/checkout   # the same store, other code
+    python benchmarks/cardinality.py --db sqlite:///card.db --end 2026-11-30T09:00:00Z  # keep it
 """
 
 from __future__ import annotations
 
 import argparse
+import calendar
 import json
 import os
 import resource
@@ -142,6 +144,10 @@ def main() -> None:
     parser.add_argument("--by", action="append", help="report dimensions (repeatable)")
     parser.add_argument("--code", help="measure with the tierwatch checkout in this folder")
     parser.add_argument("--db", help="an existing store built by this script (kept)")
+    parser.add_argument(
+        "--end",
+        help="the hour the store ends at (with --db: when it was built), 2026-11-30T09:00:00Z",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--measure", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -150,7 +156,10 @@ def main() -> None:
         print(json.dumps(measure(url, by, end, trace=trace == "1")))
         return
     bys = args.by or ["tier,task", "tier,device_model"]
-    end_s = int(time.time()) // 3600 * 3600
+    if args.end:
+        end_s = int(calendar.timegm(time.strptime(args.end, "%Y-%m-%dT%H:%M:%SZ"))) // 3600 * 3600
+    else:
+        end_s = int(time.time()) // 3600 * 3600
     end = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(end_s))
     with tempfile.TemporaryDirectory(prefix="tierwatch-card-") as tmp:
         url = args.db or f"sqlite:///{tmp}/card.db"

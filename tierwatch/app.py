@@ -30,6 +30,7 @@ from collector.telemetry import CollectorMetrics
 from collector.workers import WorkerPool
 from tierwatch.api import (
     alerts,
+    costs,
     deliveries,
     health,
     hooks,
@@ -181,6 +182,7 @@ def create_app(
         tiers.router,
         versions.router,
         timeseries.router,
+        costs.router,
     ):
         app.include_router(router)
     for router in (alerts.router, deliveries.router, silences.router, hooks.router):

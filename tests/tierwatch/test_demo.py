@@ -38,8 +38,9 @@ SLOWDOWN_S = 20
 #: Seconds between two looks at the API and the dashboard.
 EVERY_S = 8
 #: Seconds into the live stream by which the device tier as a whole is degraded in the
-#: default 5-minute window: its photo-tag task is degraded (and the alert fires) sooner,
-#: but the slow attempts must first make up enough of the whole tier's window.
+#: default 5-minute window, and so is its photo-tag task. The task is usually first (and
+#: the alert, over 2 minutes, fires sooner still), but the tier, with more attempts to
+#: test, may cross first; the slow attempts must make up enough of either window.
 DEVICE_TIER_BY_S = 270
 
 
@@ -176,15 +177,19 @@ def test_demo_flags_the_degraded_tier_and_alerts_within_two_minutes(tmp_path: Pa
         assert not any(tier == "cloud" for tier, _ in degraded)
         # two minutes from the command to the alert, with a little slack for a busy machine
         assert elapsed < 150
-        # the tier as a whole turns degraded once enough of the window is slow; keep looking
-        while looks[-1].tiers[("device",)] != "degraded":
+        # the tier as a whole turns degraded once enough of the window is slow, and the
+        # photo-tag task in the 5-minute window too; either may cross first: keep looking
+        while (looks[-1].tiers[("device",)], looks[-1].tasks[("device", "photo-tag")]) != (
+            "degraded",
+            "degraded",
+        ):
             assert time.monotonic() - live_at < DEVICE_TIER_BY_S, "\n".join(map(str, looks))
             time.sleep(EVERY_S)
             looks.append(look(port, time.monotonic() - live_at))
+        end = looks[-1]
         # and once more: the edge and the cloud take the slow phones' fallbacks
         time.sleep(EVERY_S)
-        end = look(port, time.monotonic() - live_at)
-        looks.append(end)
+        looks.append(look(port, time.monotonic() - live_at))
     finally:
         proc.send_signal(signal.SIGINT)
         try:

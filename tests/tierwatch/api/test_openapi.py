@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from analytics.attribution import Contribution
+from analytics.costs import CostBucket, CostLine, FleetCosts
 from analytics.findings import Finding, SegmentHealth
 from analytics.requests import RequestGroup, RequestReport
 from analytics.tiers import Difference, ShadowAgreement, TierComparison
@@ -22,6 +23,7 @@ PARAMETERS = {
     ),
     "/api/v1/tiers": dict.fromkeys(("window", "end", "fleet", "task"), False),
     "/api/v1/requests": dict.fromkeys(("window", "end", "by", "fleet"), False),
+    "/api/v1/costs": dict.fromkeys(("window", "end", "fleet", "bucket"), False),
     "/api/v1/versions": dict.fromkeys(("window", "baseline", "end", "fleet", "model"), False),
     "/api/v1/versions/series": {
         **dict.fromkeys(("window", "end", "fleet", "step"), False),
@@ -40,6 +42,7 @@ def test_openapi_documents_the_read_endpoints(client: TestClient) -> None:
         "/api/v1/findings",
         "/api/v1/tiers",
         "/api/v1/requests",
+        "/api/v1/costs",
         "/api/v1/versions",
         "/api/v1/versions/series",
         "/api/v1/timeseries",
@@ -70,6 +73,9 @@ def test_each_endpoint_takes_its_own_parameters(client: TestClient, path: str) -
         VersionDrift,
         RequestGroup,
         RequestReport,
+        CostLine,
+        CostBucket,
+        FleetCosts,
     ],
 )
 def test_schemas_are_the_analytics_dataclasses(client: TestClient, result: type) -> None:
@@ -82,5 +88,10 @@ def test_schemas_are_the_analytics_dataclasses(client: TestClient, result: type)
 
 def test_times_are_documented_as_date_times(client: TestClient) -> None:
     schemas = client.get("/openapi.json").json()["components"]["schemas"]
-    for name, field in (("TimeRange", "start"), ("TimeRange", "end"), ("StuckDevice", "last_seen")):
+    for name, field in (
+        ("TimeRange", "start"),
+        ("TimeRange", "end"),
+        ("StuckDevice", "last_seen"),
+        ("CostBucket", "start"),
+    ):
         assert schemas[name]["properties"][field]["format"] == "date-time", (name, field)
