@@ -37,7 +37,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, and_, delete, select, tuple_
+from sqlalchemy import Connection, Engine, Table, delete, select, tuple_
 
 from collector.db import WRITE, is_sqlite
 from collector.request_state import (
@@ -50,7 +50,8 @@ from collector.request_state import (
     new_request,
 )
 from collector.retention import NS_PER_DAY
-from collector.schema import ATTEMPTS, REQUEST_QUEUE, REQUEST_ROLLUPS, REQUESTS
+from collector.schema import REQUEST_QUEUE, REQUEST_ROLLUPS, REQUESTS
+from collector.writer import QUEUE_KEY
 from collector.writer_lock import WriterLock
 
 log = logging.getLogger(__name__)
@@ -59,10 +60,12 @@ log = logging.getLogger(__name__)
 BATCH = 5000
 #: Keys per ``IN`` list (SQLite allows 32,766 parameters per statement).
 _SLICE = 500
+#: Attempt keys per statement that reads attempts on SQLite (three parameters each).
+_KEY_SLICE = 2000
+#: Queue rows read at a time.
+_QUEUE_ROWS = 16
 #: The advisory lock key one assembler holds on PostgreSQL ("twassemb").
 _ASSEMBLER_LOCK = 0x7477_6173_7365_6D62
-#: The ``attempts`` columns a request needs, in :class:`AttemptFacts` order.
-_FACT_COLUMNS = tuple(ATTEMPTS.c[name] for name in AttemptFacts._fields)
 _STATE_FIELDS = RequestState._fields
 
 
@@ -146,31 +149,18 @@ class Assembler:
             self._threads.release()
 
     def _pass(self, conn: Connection, horizon: int | None) -> tuple[int, int]:
-        """Read, merge and write one batch: (queue rows taken, attempts merged)."""
+        """Read, merge and write one batch: (attempt keys taken, attempts merged)."""
         with conn.begin():
-            queued = conn.execute(
-                select(REQUEST_QUEUE.c.id, *_FACT_COLUMNS)
-                .select_from(
-                    REQUEST_QUEUE.outerjoin(
-                        ATTEMPTS,
-                        and_(
-                            ATTEMPTS.c.start_time_unix_nano == REQUEST_QUEUE.c.start_time_unix_nano,
-                            ATTEMPTS.c.trace_id == REQUEST_QUEUE.c.trace_id,
-                            ATTEMPTS.c.span_id == REQUEST_QUEUE.c.span_id,
-                        ),
-                    )
-                )
-                .order_by(REQUEST_QUEUE.c.id)
-                .limit(self.batch)
-            ).all()
-            if not queued:
+            ids, keys = _take_queue(conn, self.batch)
+            if not ids:
                 return 0, 0
+            found = _read_attempts(conn, keys) if keys else []
             by_request: dict[tuple[str, bytes], list[AttemptFacts]] = {}
-            for row in queued:
-                # Gone already (expired), or too old to have its request kept.
-                if row[1] is None or (horizon is not None and row[5] < horizon):
+            for fact in found:
+                # Attempts already expired are not found; those too old to have their
+                # request kept are left out.
+                if horizon is not None and fact.start_time_unix_nano < horizon:
                     continue
-                fact = AttemptFacts(*row[1:])
                 by_request.setdefault((fact.fleet, fact.trace_id), []).append(fact)
             before = _read_requests(conn, sorted(by_request))
             after: dict[tuple[str, bytes], RequestState] = {}
@@ -187,7 +177,6 @@ class Assembler:
             stored = _read_rollups(conn, deltas.touched())
         touched = deltas.touched()
         rows = [new for key in touched if (new := deltas.apply(key, stored.get(key))) is not None]
-        ids = [row[0] for row in queued]
         lock = self._writer_lock if self._writer_lock is not None else contextlib.nullcontext()
         with lock:
             conn.execution_options(**{WRITE: True})
@@ -207,7 +196,7 @@ class Assembler:
                         conn.execute(REQUEST_ROLLUPS.insert(), rows)
             finally:
                 conn.execution_options(**{WRITE: False})
-        return len(queued), added
+        return len(keys), added
 
 
 def assemble(engine: Engine, *, now_ns: int, retention_days: int = 0, batch: int = BATCH) -> int:
@@ -217,6 +206,60 @@ def assemble(engine: Engine, *, now_ns: int, retention_days: int = 0, batch: int
         return assembler.run(now_ns=now_ns)
     finally:
         assembler.close()
+
+
+def _take_queue(conn: Connection, batch: int) -> tuple[list[int], list[tuple[int, bytes, bytes]]]:
+    """The oldest queue rows holding about ``batch`` attempt keys: their ids and the keys."""
+    ids: list[int] = []
+    keys: list[tuple[int, bytes, bytes]] = []
+    size = QUEUE_KEY.size
+    while len(keys) < batch:
+        rows = conn.execute(
+            select(REQUEST_QUEUE.c.id, REQUEST_QUEUE.c.attempt_keys)
+            .where(REQUEST_QUEUE.c.id > (ids[-1] if ids else -1))
+            .order_by(REQUEST_QUEUE.c.id)
+            .limit(_QUEUE_ROWS)
+        ).all()
+        for id_, packed in rows:
+            ids.append(int(id_))
+            keys += QUEUE_KEY.iter_unpack(bytes(packed)) if len(packed) % size == 0 else []
+            if len(keys) >= batch:
+                break
+        if len(rows) < _QUEUE_ROWS:
+            break
+    return ids, keys
+
+
+def _read_attempts(
+    conn: Connection, keys: Sequence[tuple[int, bytes, bytes]]
+) -> list[AttemptFacts]:
+    """The stored attempts with ``keys`` (their primary keys), each found by its key."""
+    columns = ",".join(f"a.{name}" for name in AttemptFacts._fields)
+    on = "a.start_time_unix_nano = k.s AND a.trace_id = k.t AND a.span_id = k.p"
+    cursor = conn.connection.cursor()
+    found: list[AttemptFacts] = []
+    try:
+        if conn.dialect.name == "postgresql":
+            starts, traces, spans = (list(c) for c in zip(*keys, strict=True))
+            cursor.execute(
+                f"SELECT {columns} FROM unnest(%s::int8[], %s::bytea[], %s::bytea[]) AS k(s, t, p)"
+                f" JOIN attempts a ON {on}",
+                [starts, traces, spans],
+            )
+            found += map(AttemptFacts._make, cursor.fetchall())
+        else:
+            for offset in range(0, len(keys), _KEY_SLICE):
+                part = keys[offset : offset + _KEY_SLICE]
+                values = ",".join(["(?,?,?)"] * len(part))
+                cursor.execute(
+                    f"WITH k(s, t, p) AS (VALUES {values}) SELECT {columns} FROM k"
+                    f" JOIN attempts a ON {on}",
+                    [value for key in part for value in key],
+                )
+                found += map(AttemptFacts._make, cursor.fetchall())
+    finally:
+        cursor.close()
+    return found
 
 
 def _read_requests(

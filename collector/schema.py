@@ -233,13 +233,15 @@ class LateHour(Base):
 
 
 class RequestQueue(Base):
-    """A newly stored attempt, waiting to be assembled into its request.
+    """Newly stored attempts of one ingest transaction, waiting to be assembled into requests.
 
-    The ingest transaction adds one row per attempt it stores (re-sent spans are not
-    stored, so they are not queued); the assembler (:mod:`collector.assemble`) folds
-    them into ``requests`` and ``request_rollups`` and deletes them in the same
-    transaction. The row names the attempt by its primary key only: the assembler
-    reads the rest from ``attempts``, so ingestion writes as little as it can.
+    The ingest transaction adds one row: the primary keys of the attempts it stored
+    (re-sent spans are not stored, so they are not queued), packed 32 bytes each
+    (start time as a big-endian signed 64-bit integer, trace id, span id; see
+    :data:`collector.writer.QUEUE_KEY`). The assembler (:mod:`collector.assemble`)
+    reads the attempts by those keys, folds them into ``requests`` and
+    ``request_rollups``, and deletes the row in the same transaction. One small row
+    per batch, whatever its size, is all ingestion pays.
     """
 
     __tablename__ = "request_queue"
@@ -248,9 +250,7 @@ class RequestQueue(Base):
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
     )
-    start_time_unix_nano: Mapped[int] = mapped_column(BigInteger)
-    trace_id: Mapped[bytes] = mapped_column(LargeBinary(16))
-    span_id: Mapped[bytes] = mapped_column(LargeBinary(8))
+    attempt_keys: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class Request(Base):

@@ -9,6 +9,7 @@ from sqlalchemy import func, inspect, select, text
 from collector import buckets
 from collector.db import make_engine
 from collector.schema import REQUEST_QUEUE, REQUEST_ROLLUPS, Base
+from collector.writer import QUEUE_KEY
 from tierwatch.migrate import downgrade, upgrade
 
 
@@ -68,7 +69,7 @@ def test_requests_migration_keeps_attempts_and_queues_in_order(db_url: str) -> N
             for span in (b"\x01" * 8, b"\x02" * 8):
                 conn.execute(
                     REQUEST_QUEUE.insert().values(
-                        start_time_unix_nano=5, trace_id=b"\x00" * 16, span_id=span
+                        attempt_keys=QUEUE_KEY.pack(5, b"\x00" * 16, span)
                     )
                 )
             conn.execute(

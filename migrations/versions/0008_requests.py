@@ -1,11 +1,11 @@
 """requests: attempts assembled into requests, with per-minute request rollups
 
 A request is one trace; its attempts (one per tier tried) arrive from different
-senders, late or re-sent. Ingestion queues each newly stored attempt in
-``request_queue``; the assembler folds the queue into ``requests`` (each
-request's state) and ``request_rollups`` (per segment of the first attempt and
-minute of its start), moving a request's contribution when a late attempt
-changes it.
+senders, late or re-sent. Each ingest transaction queues the keys of the
+attempts it stored (one ``request_queue`` row); the assembler folds the queue
+into ``requests`` (each request's state) and ``request_rollups`` (per segment of
+the first attempt and minute of its start), moving a request's contribution
+when a late attempt changes it.
 
 Revision ID: 0008
 Revises: 0007
@@ -31,9 +31,7 @@ def upgrade() -> None:
             autoincrement=True,
             nullable=False,
         ),
-        sa.Column("start_time_unix_nano", sa.BigInteger(), nullable=False),
-        sa.Column("trace_id", sa.LargeBinary(length=16), nullable=False),
-        sa.Column("span_id", sa.LargeBinary(length=8), nullable=False),
+        sa.Column("attempt_keys", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_request_queue")),
     )
     op.create_table(

@@ -317,3 +317,23 @@ def test_assemblers_racing_ingestion_count_each_request_once(engine: Engine) -> 
     assert (device["requests"], device["escalated"], device["attempts_sum"]) == (40, 40, 80)
     assert device["latency_hist"] == buckets.encode({buckets.latency_bucket(250.0): 40})
     assert ("cloud", T0 // 1_000_000_000) not in _rows(engine)
+
+
+def test_each_ingest_transaction_queues_one_row_of_the_keys_it_stored(engine: Engine) -> None:
+    from collector.writer import QUEUE_KEY
+
+    store = Store(engine)
+    start = T0 + 5 * 1_000_000_000
+    store.write(_batch(_device(start), _cloud(start + 50_000_000)), received_ns=time.time_ns())
+    # the device span again, with a new one: only the new one is queued
+    store.write(_batch(_device(start), _device(T0, n=5, trace=9)), received_ns=time.time_ns())
+    with engine.connect() as conn:
+        rows = conn.execute(select(REQUEST_QUEUE.c.attempt_keys).order_by(REQUEST_QUEUE.c.id))
+        queued = [list(QUEUE_KEY.iter_unpack(bytes(keys))) for (keys,) in rows]
+    assert queued == [
+        [
+            (start, TRACE.to_bytes(16, "big"), (2).to_bytes(8, "big")),
+            (start + 50_000_000, TRACE.to_bytes(16, "big"), (3).to_bytes(8, "big")),
+        ],
+        [(T0, (9).to_bytes(16, "big"), (6).to_bytes(8, "big"))],
+    ]
