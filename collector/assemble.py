@@ -1,14 +1,15 @@
 """Assemble queued attempts into requests and keep the per-minute request rollups exact.
 
-Ingestion only queues each attempt it stores (``request_queue``: its primary key,
-nothing else), so a request's attempts, which come from different senders and
-at different times, cost the ingest transaction one narrow row each. A pass here
-takes the oldest queued attempts, reads them from ``attempts`` by primary key,
-merges them into their requests' states (:mod:`collector.request_state`), moves
-each touched request's contribution in ``request_rollups`` (what it added before
-taken away, what it adds now put in), and deletes the queue rows, all in one
-transaction: a pass that fails leaves everything as it was, and one that commits
-has merged each attempt exactly once. Merging is idempotent besides (a request
+Ingestion only queues the attempts it stores: each ingest transaction adds one
+``request_queue`` row holding their primary keys, nothing else, so a request's
+attempts, which come from different senders and at different times, cost it
+almost nothing. A pass here takes the oldest queue rows, reads their attempts
+from ``attempts`` by primary key, merges them into their requests' states
+(:mod:`collector.request_state`), and then, in one transaction, writes the
+states, moves each touched request's contribution in ``request_rollups`` (what
+it added before taken away, what it adds now put in) and deletes the queue
+rows: a pass that fails leaves everything as it was, and one that commits has
+merged each attempt exactly once. Merging is idempotent besides (a request
 remembers the span ids it holds), so an attempt queued twice, e.g. re-sent after
 its first copy expired, is merged once.
 
@@ -17,7 +18,7 @@ than merged in SQL with negative counts: histograms stay free of zero and
 negative buckets, and a row whose requests all moved to another minute goes
 away. That is safe because one pass runs at a time, and nothing else writes
 ``requests`` or ``request_rollups`` (retention aside): on PostgreSQL the pass
-holds a session advisory lock, on SQLite a lock file beside the database; a
+holds an advisory lock on its connection, on SQLite a lock file beside the database; a
 second server whose pass finds it taken skips its turn. A pass reads and
 computes first and takes the write lock only to write, so ingestion (which
 shares SQLite's single writer) waits for the writes alone.
