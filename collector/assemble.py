@@ -38,7 +38,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, delete, select, tuple_
+from sqlalchemy import Connection, Engine, Table, delete, func, select, tuple_
 
 from collector.db import WRITE, is_sqlite
 from collector.request_state import (
@@ -207,6 +207,15 @@ def assemble(engine: Engine, *, now_ns: int, retention_days: int = 0, batch: int
         return assembler.run(now_ns=now_ns)
     finally:
         assembler.close()
+
+
+def queued_attempts(engine: Engine) -> int:
+    """How many stored attempts wait to be assembled (the queue's keys)."""
+    with engine.connect() as conn:
+        size = conn.execute(
+            select(func.coalesce(func.sum(func.length(REQUEST_QUEUE.c.attempt_keys)), 0))
+        ).scalar_one()
+    return int(size) // QUEUE_KEY.size
 
 
 def _take_queue(conn: Connection, batch: int) -> tuple[list[int], list[tuple[int, bytes, bytes]]]:
