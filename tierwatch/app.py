@@ -128,6 +128,7 @@ def create_app(
         analytics=settings.analytics,
         privacy=settings.privacy,
         public_url=settings.server.public_url,
+        objectives=settings.objectives,
         on_evaluation=observed.evaluation,
     )
 
