@@ -138,7 +138,8 @@ def threshold_column(threshold_ms: float) -> int:
 def within_threshold(latency: np.ndarray, threshold_ms: float) -> np.ndarray:
     """Per row of dense latency histograms, the requests at or below the threshold's edge."""
     last = threshold_column(threshold_ms)
-    return latency[:, : last + 1].sum(axis=1).astype(float)
+    counted: np.ndarray = latency[:, : last + 1].sum(axis=1).astype(float)
+    return counted
 
 
 def bad_and_total(objective: Objective, kind: str, sums: RequestSums) -> tuple[np.ndarray, ...]:

@@ -167,7 +167,7 @@ def read_buckets(
 
 
 def hist_concat(conn: Connection, column: Any) -> ColumnElement[Any]:
-    """A group's stored histograms joined by commas, for :func:`parse_joined` (empty ones left out)."""
+    """A group's stored histograms joined by commas for :func:`parse_joined`, empty ones out."""
     value = func.nullif(column, "{}")
     if conn.dialect.name == "postgresql":
         return func.string_agg(value, ",")

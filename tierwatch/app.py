@@ -32,6 +32,7 @@ from tierwatch.api import (
     deliveries,
     health,
     hooks,
+    objectives,
     silences,
     summary,
     tiers,
@@ -174,6 +175,7 @@ def create_app(
     app.include_router(summary.router)
     for router in (health.router, tiers.router, versions.router, timeseries.router):
         app.include_router(router)
+    app.include_router(objectives.router)
     for router in (alerts.router, deliveries.router, silences.router, hooks.router):
         app.include_router(router)
     app.include_router(tokens.router)
