@@ -215,6 +215,46 @@ def report(
         click.echo(render_report(result), nl=False)
 
 
+@main.command()
+@click.option(
+    "--end", metavar="TIME", help="End of every period and window, ISO 8601 (default: now)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON of /api/v1/objectives.")
+@_db_option
+@click.pass_context
+def objectives(ctx: click.Context, end: str | None, as_json: bool, db: str | None) -> None:
+    """Objectives from [[objectives]]: SLI, error budget left, burn rates and status.
+
+    One row per objective kind (latency, availability, quality). Exits 0 whatever
+    the statuses; use --json for scripts.
+
+    \b
+    Example:
+      tierwatch objectives --end 2025-01-31T12:00:00Z
+    """
+    import json
+    from datetime import UTC, datetime
+
+    from analytics.durations import parse_time
+    from analytics.objective_sums import objective_report
+    from analytics.objective_text import render_objectives
+    from tierwatch.api.objectives import ObjectivesResponse
+
+    settings = load(ctx, **{"database.url": db})
+    try:
+        end_dt = parse_time(end) if end else datetime.now(UTC)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--end") from None
+    end_dt = end_dt.replace(second=0, microsecond=0)
+    with open_engine(settings) as engine, engine.connect() as conn:
+        result = objective_report(conn, settings.objectives, end=end_dt)
+    if as_json:
+        body = ObjectivesResponse(end=end_dt, objectives=result).model_dump(mode="json")
+        click.echo(json.dumps(body, indent=2))
+    else:
+        click.echo(render_objectives(result, end=end_dt), nl=False)
+
+
 @db.command("compact")
 @_db_option
 @click.pass_context
