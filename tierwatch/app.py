@@ -233,6 +233,7 @@ class LazyDashboard:
                     authenticate=self._authenticate,
                     dev=settings.server.dev,
                     public_url=settings.server.public_url,
+                    objectives=settings.objectives,
                 )
                 self._app = WSGIMiddleware(dash_app.server)
         return self._app
