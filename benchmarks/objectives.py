@@ -142,7 +142,8 @@ def run(url: str, args: argparse.Namespace) -> None:
     statuses = {s: sum(r.status == s for r in report) for s in {r.status for r in report}}
     print(
         f"  {len(chosen)} objectives ({len(report)} rows): "
-        f"median {statistics.median(times):.3f} s, max {max(times):.3f} s over {args.repeat} runs; statuses {statuses}"
+        f"median {statistics.median(times):.3f} s, max {max(times):.3f} s "
+        f"over {args.repeat} runs; statuses {statuses}"
     )
     engine.dispose()
 
