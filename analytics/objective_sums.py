@@ -5,8 +5,12 @@ returns). Request rollups are joined with ``segments`` for each request's fleet
 and task (those of its first attempt); the database adds the counts, and each
 group's latency histograms come back as one joined string added in numpy, as
 :mod:`analytics.rollups` reads attempt rollups. However many objectives there
-are, one query reads every span they need: minutes are labelled with the
-narrowest span that holds them, and the slabs add up into nested spans.
+are, one query per table reads every span they need: rows are labelled with the
+narrowest span that holds them, and the slabs add up into nested spans. Whole
+hours before the compaction watermark come from ``hourly_request_rollups``
+(:mod:`analytics.request_compaction`), except an hour that a span's start cuts;
+the rest from the minute rows, so answers are the same with or without
+compaction.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Float, Select, case, cast, func, select
+from sqlalchemy import Connection, Float, Select, Table, case, cast, func, select
 
 from analytics.config import Objective
 from analytics.durations import parse_duration, to_unix
@@ -30,11 +34,43 @@ from analytics.objectives import (
     empty_sums,
     judge,
 )
-from analytics.rollups import hist_concat
-from collector.schema import REQUEST_ROLLUPS, SEGMENTS
+from analytics.request_compaction import in_ranges, read_watermark
+from analytics.rollups import HOUR, hist_concat
+from collector.schema import HOURLY_REQUEST_ROLLUPS, REQUEST_ROLLUPS, SEGMENTS
 
 Group = tuple[str, str]
 _SUMS = ("requests", "answered", "quality_count", "quality_sum")
+
+
+def split_period(
+    start: int, end: int, *, edges: Sequence[int], watermark: int | None
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """The parts of ``[start, end)`` read from minute rows, and those read from hourly rows.
+
+    Hourly rows serve whole hours before ``watermark`` that no edge (a span's
+    start, where labels change) cuts; both lists are of half-open ranges.
+    """
+    if watermark is None:
+        return [(start, end)], []
+    hours: list[tuple[int, int]] = []
+    hour = -(-start // HOUR) * HOUR
+    stop = min(end, watermark) // HOUR * HOUR
+    while hour + HOUR <= stop:
+        if not any(hour < edge < hour + HOUR for edge in edges):
+            if hours and hours[-1][1] == hour:
+                hours[-1] = (hours[-1][0], hour + HOUR)
+            else:
+                hours.append((hour, hour + HOUR))
+        hour += HOUR
+    minutes = []
+    at = start
+    for lo, hi in hours:
+        if at < lo:
+            minutes.append((at, lo))
+        at = hi
+    if at < end:
+        minutes.append((at, end))
+    return minutes, hours
 
 
 def read_spans(
@@ -45,22 +81,29 @@ def read_spans(
     ``end`` is in Unix seconds; groups without requests in the longest span are absent.
     """
     ordered = sorted(set(spans))
-    rollups = REQUEST_ROLLUPS
-    slab = case(
-        *((rollups.c.minute >= end - span, i) for i, span in enumerate(ordered[:-1])),
-        else_=len(ordered) - 1,
-    ).label("slab")
-    query = _summed(conn, slab).where(
-        rollups.c.minute >= end - ordered[-1],
-        rollups.c.minute < end,
-        SEGMENTS.c.task.in_(list(tasks)),
+    minutes, hours = split_period(
+        end - ordered[-1],
+        end,
+        edges=[end - span for span in ordered],
+        watermark=read_watermark(conn),
     )
-    return {
-        group: sums.cumulative()
-        for group, sums in _by_group(
-            conn.execute(query).all(), ordered, {i: i for i in range(len(ordered))}
-        ).items()
-    }
+    position = {i: i for i in range(len(ordered))}
+    out: dict[Group, RequestSums] = {}
+    for table, time, ranges in (
+        (REQUEST_ROLLUPS, REQUEST_ROLLUPS.c.minute, minutes),
+        (HOURLY_REQUEST_ROLLUPS, HOURLY_REQUEST_ROLLUPS.c.hour, hours),
+    ):
+        if not ranges:
+            continue
+        slab = case(
+            *((time >= end - span, i) for i, span in enumerate(ordered[:-1])),
+            else_=len(ordered) - 1,
+        ).label("slab")
+        query = _summed(conn, table, slab).where(
+            in_ranges(time, ranges), SEGMENTS.c.task.in_(list(tasks))
+        )
+        _add(out, _by_group(conn.execute(query).all(), ordered, position))
+    return {group: sums.cumulative() for group, sums in out.items()}
 
 
 def read_buckets(
@@ -69,37 +112,46 @@ def read_buckets(
     """Sums of one task (and fleet, or all) per time bucket of ``step`` seconds.
 
     Labels are the starts of every bucket of ``[start, end)`` (multiples of
-    ``step``), buckets without requests included.
+    ``step``), buckets without requests included. Steps of whole hours read
+    folded hours from the hourly rows.
     """
-    rollups = REQUEST_ROLLUPS
-    bucket = ((rollups.c.minute // step) * step).label("slab")
-    query = _summed(conn, bucket).where(
-        rollups.c.minute >= start, rollups.c.minute < end, SEGMENTS.c.task == task
-    )
-    if fleet is not None:
-        query = query.where(SEGMENTS.c.fleet == fleet)
+    watermark = read_watermark(conn) if step % HOUR == 0 else None
+    minutes, hours = split_period(start, end, edges=(), watermark=watermark)
     labels = list(range(start // step * step, end, step))
+    position = {label: i for i, label in enumerate(labels)}
     out = empty_sums(labels)
-    for sums in _by_group(
-        conn.execute(query).all(), labels, {label: i for i, label in enumerate(labels)}
-    ).values():
-        out = out + sums
+    for table, time, ranges in (
+        (REQUEST_ROLLUPS, REQUEST_ROLLUPS.c.minute, minutes),
+        (HOURLY_REQUEST_ROLLUPS, HOURLY_REQUEST_ROLLUPS.c.hour, hours),
+    ):
+        if not ranges:
+            continue
+        bucket = ((time // step) * step).label("slab")
+        query = _summed(conn, table, bucket).where(in_ranges(time, ranges), SEGMENTS.c.task == task)
+        if fleet is not None:
+            query = query.where(SEGMENTS.c.fleet == fleet)
+        for sums in _by_group(conn.execute(query).all(), labels, position).values():
+            out = out + sums
     return out
 
 
-def _summed(conn: Connection, label: Any) -> Select[Any]:
-    rollups = REQUEST_ROLLUPS
+def _summed(conn: Connection, table: Table, label: Any) -> Select[Any]:
     return (
         select(
             SEGMENTS.c.fleet,
             SEGMENTS.c.task,
             label,
-            *(cast(func.sum(rollups.c[c]), Float) for c in _SUMS),
-            hist_concat(conn, rollups.c.latency_hist),
+            *(cast(func.sum(table.c[c]), Float) for c in _SUMS),
+            hist_concat(conn, table.c.latency_hist),
         )
-        .select_from(rollups.join(SEGMENTS, rollups.c.segment_id == SEGMENTS.c.id))
+        .select_from(table.join(SEGMENTS, table.c.segment_id == SEGMENTS.c.id))
         .group_by(SEGMENTS.c.fleet, SEGMENTS.c.task, label)
     )
+
+
+def _add(total: dict[Group, RequestSums], more: Mapping[Group, RequestSums]) -> None:
+    for group, sums in more.items():
+        total[group] = total[group] + sums if group in total else sums
 
 
 def _by_group(

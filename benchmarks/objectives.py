@@ -7,7 +7,9 @@ latency histograms on the fixed log-scale buckets) for ``--tasks`` tasks in
 segment every ``--every`` minutes over ``--days`` days. Then it times
 :func:`analytics.objective_sums.objective_report` for 50 objectives (one per
 fleet and task, latency, availability and quality each, 28-day periods): every
-period and burn window is read by one grouped query.
+period and burn window is read by one grouped query per table. It does so on
+minute rows only, then after folding closed hours into hourly request rollups
+(as the server does in the background), ending on the hour and at :37.
 
     .venv/bin/python benchmarks/objectives.py --backend sqlite
     .venv/bin/python benchmarks/objectives.py --backend postgresql \
@@ -22,6 +24,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sqlalchemy import insert
@@ -30,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from analytics.config import Objective
 from analytics.objective_sums import objective_report
+from analytics.request_compaction import compact_requests
 from benchmarks.scratch import scratch_database
 from collector import buckets
 from collector.db import make_engine
@@ -59,11 +63,11 @@ def objectives(tasks: int, fleets: int) -> list[Objective]:
     ]
 
 
-def fill(engine: object, args: argparse.Namespace) -> int:
+def fill(engine: Any, args: argparse.Namespace) -> int:
     """Write the segments and request rollups; return the rollup rows written."""
     rng = np.random.default_rng(args.seed)
     ids = []
-    with engine.begin() as conn:  # type: ignore[attr-defined]
+    with engine.begin() as conn:
         for fleet in range(args.fleets):
             for task in range(args.tasks):
                 for s in range(args.segments):
@@ -82,7 +86,7 @@ def fill(engine: object, args: argparse.Namespace) -> int:
         shapes.append(buckets.encode(histogram))
     written = 0
     batch: list[dict[str, object]] = []
-    with engine.begin() as conn:  # type: ignore[attr-defined]
+    with engine.begin() as conn:
         for segment_id in ids:
             failed = rng.binomial(20, 0.004, size=len(minutes))
             shape = rng.integers(0, len(shapes), size=len(minutes))
@@ -132,20 +136,34 @@ def run(url: str, args: argparse.Namespace) -> None:
         f"in {time.perf_counter() - t0:.1f} s"
     )
     end = datetime.fromtimestamp(END, tz=UTC)
+    timed(engine, chosen, end, args.repeat, "minute rows only (before compaction)")
+    t0 = time.perf_counter()
+    hours = compact_requests(engine, now=END, grace_seconds=0)
+    print(f"  compaction: {hours} hours folded in {time.perf_counter() - t0:.1f} s")
+    again = time.perf_counter()
+    compact_requests(engine, now=END, grace_seconds=0)
+    print(f"  a compaction pass with nothing to fold: {time.perf_counter() - again:.1f} s")
+    # At :37 the last hour and the hours cut by the 5m and 30m edges are read by minute.
+    for moment, when in ((end, "ending on the hour"), (end.replace(minute=37), "ending at :37")):
+        timed(engine, chosen, moment, args.repeat, f"after compaction, {when}")
+    engine.dispose()
+
+
+def timed(engine: Any, chosen: list[Objective], end: datetime, repeat: int, label: str) -> None:
+    """Time the objectives report ``repeat`` times and print the figures."""
     times = []
     report = []
-    for _ in range(args.repeat):
+    for _ in range(repeat):
         t0 = time.perf_counter()
         with engine.connect() as conn:
             report = objective_report(conn, chosen, end=end)
         times.append(time.perf_counter() - t0)
-    statuses = {s: sum(r.status == s for r in report) for s in {r.status for r in report}}
+    statuses = {s: sum(r.status == s for r in report) for s in sorted({r.status for r in report})}
     print(
-        f"  {len(chosen)} objectives ({len(report)} rows): "
+        f"  {len(chosen)} objectives ({len(report)} rows), {label}: "
         f"median {statistics.median(times):.3f} s, max {max(times):.3f} s "
-        f"over {args.repeat} runs; statuses {statuses}"
+        f"over {repeat} runs; statuses {statuses}"
     )
-    engine.dispose()
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ import tierwatch
 from analytics.alerting import lease
 from analytics.alerting.service import AlertService
 from analytics.compaction import compact
+from analytics.request_compaction import compact_requests
 from collector.auth import DEV_PRINCIPAL, Principal, bearer, lookup
 from collector.db import make_engine
 from collector.errors import StoreBusy, Unauthorized
@@ -282,7 +283,10 @@ async def _log_summary_loop(metrics: CollectorMetrics) -> None:
 
 
 async def _compaction_loop(engine: Engine, settings: Settings) -> None:
-    """Fold closed hours into hourly rollups now and then (reports read less); 0 turns it off."""
+    """Fold closed hours into hourly rollups now and then (reports read less); 0 turns it off.
+
+    With objectives configured, closed hours of request rollups are folded too.
+    """
     analytics = settings.analytics
     if analytics.compaction_interval_seconds <= 0:
         return
@@ -298,6 +302,15 @@ async def _compaction_loop(engine: Engine, settings: Settings) -> None:
                     recheck_hours=analytics.compaction_recheck_hours,
                 )
             )
+            if settings.objectives:
+                # Hourly request rollups serve objectives only.
+                await anyio.to_thread.run_sync(
+                    lambda: compact_requests(
+                        engine,
+                        now=int(time.time()),
+                        grace_seconds=analytics.compaction_grace_seconds,
+                    )
+                )
         except Exception:
             log.exception("compacting rollups failed; will try again")
 

@@ -261,6 +261,8 @@ def objectives(ctx: click.Context, end: str | None, as_json: bool, db: str | Non
 def db_compact(ctx: click.Context, db: str | None) -> None:
     """Fold closed hours of minute rollups into hourly rollups (the server does it on its own).
 
+    With [[objectives]] configured, request rollups too.
+
     \b
     Example:
       tierwatch db compact --db sqlite:///./tierwatch.db
@@ -268,16 +270,28 @@ def db_compact(ctx: click.Context, db: str | None) -> None:
     import time
 
     from analytics.compaction import compact
+    from analytics.request_compaction import compact_requests
 
     settings = load(ctx, **{"database.url": db})
+    now = int(time.time())
     with open_engine(settings) as engine:
         hours = compact(
             engine,
-            now=int(time.time()),
+            now=now,
             grace_seconds=settings.analytics.compaction_grace_seconds,
             recheck_hours=settings.analytics.compaction_recheck_hours,
         )
+        # Hourly request rollups serve objectives only.
+        folded = (
+            compact_requests(
+                engine, now=now, grace_seconds=settings.analytics.compaction_grace_seconds
+            )
+            if settings.objectives
+            else None
+        )
     click.echo(f"compacted {hours} hour{'s' if hours != 1 else ''} of rollups")
+    if folded is not None:
+        click.echo(f"compacted {folded} hour{'s' if folded != 1 else ''} of request rollups")
 
 
 @db.command("prune")

@@ -39,8 +39,14 @@ def layout(_query: Mapping[str, str], _ctx: Context) -> html.Div:
 
 
 def chart_step(period_seconds: int) -> int:
-    """Seconds per chart bucket: about :data:`theme.CHART_POINTS` over the period, whole minutes."""
-    return max(60, period_seconds // theme.CHART_POINTS // 60 * 60)
+    """Seconds per chart bucket: about :data:`theme.CHART_POINTS` over the period.
+
+    Whole hours from an hour up (so folded hours are read), else whole minutes.
+    """
+    step = period_seconds // theme.CHART_POINTS
+    if step >= 3600:
+        return step // 3600 * 3600
+    return max(60, step // 60 * 60)
 
 
 def view(ctx: Context, *, fleet: str | None) -> tuple[Any, str]:

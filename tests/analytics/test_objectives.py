@@ -7,12 +7,13 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete, select, update
 
 from analytics.config import Objective
 from analytics.histograms import LATENCY_OFFSET, latency_row
-from analytics.objective_sums import objective_report, objective_series
+from analytics.objective_sums import objective_report, objective_series, split_period
 from analytics.objectives import (
+    ObjectiveStatus,
     RequestSums,
     budget_series,
     burn_alert,
@@ -20,7 +21,9 @@ from analytics.objectives import (
     threshold_column,
     within_threshold,
 )
+from analytics.request_compaction import compact_requests, read_watermark
 from collector import buckets
+from collector.schema import REQUEST_ROLLUPS
 from tests.analytics.objective_store import minute, segment
 
 END = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
@@ -209,3 +212,94 @@ def test_objective_series_per_hour(engine: Engine) -> None:
     assert frame["burn_rate"].iloc[0] == 0.0
     assert frame["burn_rate"].iloc[-1] == pytest.approx(20.0)
     assert frame["budget_remaining"].iloc[-1] == pytest.approx(1 - (20 / 1100) / 0.01)
+
+
+H = 3600
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "edges", "watermark", "minutes", "hours"),
+    [
+        # nothing folded yet: every minute row
+        (0, 3 * H, [], None, [(0, 3 * H)], []),
+        # whole hours before the watermark from hourly rows, the rest from minutes
+        (0, 3 * H, [], 2 * H, [(2 * H, 3 * H)], [(0, 2 * H)]),
+        # a start inside an hour: that hour's minutes
+        (1800, 3 * H, [], 3 * H, [(1800, H)], [(H, 3 * H)]),
+        # an edge inside an hour cuts it out of the hourly part
+        (0, 4 * H, [H + 300], 4 * H, [(H, 2 * H)], [(0, H), (2 * H, 4 * H)]),
+        # an edge on an hour's start does not
+        (0, 2 * H, [H], 2 * H, [], [(0, 2 * H)]),
+    ],
+)
+def test_split_period(
+    start: int,
+    end: int,
+    edges: list[int],
+    watermark: int | None,
+    minutes: list[tuple[int, int]],
+    hours: list[tuple[int, int]],
+) -> None:
+    assert split_period(start, end, edges=edges, watermark=watermark) == (minutes, hours)
+
+
+def _assert_same(got: list[ObjectiveStatus], expected: list[ObjectiveStatus]) -> None:
+    assert len(got) == len(expected)
+    for a, b in zip(got, expected, strict=True):
+        assert (a.name, a.kind, a.requests, a.status, a.alert) == (
+            b.name, b.kind, b.requests, b.status, b.alert
+        )  # fmt: skip
+        assert (a.sli, a.budget_remaining) == pytest.approx((b.sli, b.budget_remaining))
+        assert a.burn_rates == pytest.approx(b.burn_rates)
+
+
+def test_folded_hours_give_the_same_answers(engine: Engine) -> None:
+    _store(engine)
+    objective = _objective(
+        latency={"threshold_ms": 300, "target": 0.9},
+        availability={"target": 0.99},
+        quality={"floor": 0.8},
+    )
+    with engine.connect() as conn:
+        before = objective_report(conn, [objective], end=END)
+        series_before = objective_series(conn, objective, "availability", end=END, step=3600)
+    # every hour before the end is closed: all folded
+    assert compact_requests(engine, now=E, grace_seconds=0) == 4
+    with engine.connect() as conn:
+        assert read_watermark(conn) == E
+        after = objective_report(conn, [objective], end=END)
+        series_after = objective_series(conn, objective, "availability", end=END, step=3600)
+    _assert_same(after, before)
+    assert series_after.equals(series_before)
+    # a second pass finds nothing to rewrite
+    assert compact_requests(engine, now=E, grace_seconds=0) == 0
+
+
+def test_a_late_change_to_a_folded_hour_is_rewritten(engine: Engine) -> None:
+    _store(engine)
+    compact_requests(engine, now=E, grace_seconds=0)
+    objective = _objective(fleet="robots", availability={"target": 0.99})
+    # a late attempt answered 10 more requests of the day's first minute: moved as the
+    # assembler moves them, and a minute row of an hour never seen appears
+    with engine.begin() as conn:
+        conn.execute(
+            update(REQUEST_ROLLUPS)
+            .where(REQUEST_ROLLUPS.c.minute == E - 86_400, REQUEST_ROLLUPS.c.requests == 1000)
+            .values(requests=1010)
+        )
+        robots = conn.execute(
+            select(REQUEST_ROLLUPS.c.segment_id).where(REQUEST_ROLLUPS.c.minute == E - 86_400)
+        ).scalar_one()
+        minute(conn, robots, E - 7200, requests=10, latencies=[100.0] * 10)
+    assert compact_requests(engine, now=E, grace_seconds=0) == 2
+    with engine.connect() as conn:
+        (row,) = objective_report(conn, [objective], end=END)
+    # 1120 requests, 10 + 20 failed
+    assert (row.requests, row.sli) == (1120, pytest.approx(1090 / 1120))
+    # minute rows deleted (retention): their hourly rows go too
+    with engine.begin() as conn:
+        conn.execute(delete(REQUEST_ROLLUPS).where(REQUEST_ROLLUPS.c.minute == E - 7200))
+    assert compact_requests(engine, now=E, grace_seconds=0) == 1
+    with engine.connect() as conn:
+        (row,) = objective_report(conn, [objective], end=END)
+    assert row.requests == 1110

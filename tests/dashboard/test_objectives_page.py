@@ -57,11 +57,11 @@ def test_objectives_page_lists_every_kind_and_draws_each() -> None:
     graph = by_id(body, "objective-tag-fast-latency")
     assert [t.name for t in graph.figure.data] == ["burn rate", "budget left"]
     assert list(graph.figure.data[1].y) == [0.99, 0.99, 0.224]
-    # 28 days over 120 points: a bucket of 5 hours 36 minutes; 7 days: 1 hour 24 minutes
+    # 28 days over 120 points: 5 h 36 min, cut to whole hours; 7 days: 1 h 24 min, an hour
     series = [kwargs for name, kwargs in source.calls if name == "objective_series"]
     assert series == [
-        {"name": "tag-fast", "kind": "latency", "step": 20_160},
-        {"name": "tag-shop", "kind": "quality", "step": 5_040},
+        {"name": "tag-fast", "kind": "latency", "step": 18_000},
+        {"name": "tag-shop", "kind": "quality", "step": 3_600},
     ]
 
 
@@ -80,3 +80,8 @@ def test_objective_figure_without_requests_says_so() -> None:
     empty = SERIES.assign(budget_remaining=float("nan"))
     figure = figures.objective_figure(empty, title="t")
     assert figure.layout.annotations[0].text == "no requests in this objective's period yet"
+
+
+def test_chart_step() -> None:
+    # a day: 12 minutes; an hour: a minute at least
+    assert (objectives.chart_step(86_400), objectives.chart_step(3600)) == (720, 60)
