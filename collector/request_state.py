@@ -11,7 +11,7 @@ state contributed, add what the new one does (:class:`RollupDeltas`).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from collector import buckets
@@ -53,8 +53,8 @@ class AttemptFacts:
     start_time_unix_nano: int
     latency_ms: float
     tier: str
-    #: ``hybrid.attempt``; an attempt without it counts as the first.
-    attempt: int
+    #: ``hybrid.attempt`` (``None``: not sent, counted as the first).
+    attempt: int | None
     fallback: bool
     error: bool
     shadow: bool
@@ -69,15 +69,15 @@ class AttemptFacts:
 
     def order(self) -> tuple[int, int, bytes]:
         """Rank among a request's attempts: the lower, the earlier tried."""
-        return (self.attempt, self.start_time_unix_nano, self.span_id)
+        return (self.attempt or 1, self.start_time_unix_nano, self.span_id)
 
 
 @dataclass(frozen=True)
 class RequestState:
     """One request as a ``requests`` row holds it (see :class:`collector.schema.Request`)."""
 
-    fleet: str
     trace_id: bytes
+    fleet: str
     start_time_unix_nano: int
     segment_id: int | None = None
     first_attempt: int | None = None
@@ -116,57 +116,67 @@ def new_request(attempt: AttemptFacts) -> RequestState:
     )
 
 
-def merge(state: RequestState, attempt: AttemptFacts) -> RequestState:
-    """``state`` with ``attempt`` merged; unchanged when it is merged already."""
-    span_id = attempt.span_id.rjust(SPAN_ID_BYTES, b"\0")[:SPAN_ID_BYTES]
-    if state.has(span_id):
-        return state
-    changes: dict[str, Any] = {
-        "span_ids": state.span_ids + span_id,
-        "input_tokens": state.input_tokens + (attempt.input_tokens or 0),
-        "output_tokens": state.output_tokens + (attempt.output_tokens or 0),
-    }
+def merge(state: RequestState, *attempts: AttemptFacts) -> RequestState:
+    """``state`` with ``attempts`` merged; ``state`` itself when every one was merged already."""
+    values: dict[str, Any] | None = None
+    for attempt in attempts:
+        span_id = attempt.span_id
+        if values is None:
+            if state.has(span_id):
+                continue
+            values = dict(vars(state))
+        elif _holds(values["span_ids"], span_id):
+            continue
+        _merge_into(values, attempt)
+    return state if values is None else RequestState(**values)
+
+
+def _holds(span_ids: bytes, span_id: bytes) -> bool:
+    return any(
+        span_ids[i : i + SPAN_ID_BYTES] == span_id for i in range(0, len(span_ids), SPAN_ID_BYTES)
+    )
+
+
+def _merge_into(values: dict[str, Any], attempt: AttemptFacts) -> None:
+    """Merge one attempt that is not merged yet into a state's field values."""
+    values["span_ids"] += attempt.span_id
+    values["input_tokens"] += attempt.input_tokens or 0
+    values["output_tokens"] += attempt.output_tokens or 0
+    start = attempt.start_time_unix_nano
     if attempt.shadow:
         # A shadow attempt only evaluates: it adds tokens, and dates a request that has
         # no other attempt yet (for retention).
-        if state.segment_id is None:
-            changes["start_time_unix_nano"] = min(
-                state.start_time_unix_nano, attempt.start_time_unix_nano
-            )
-        return replace(state, **changes)
-    changes["attempts"] = state.attempts + 1
-    changes["tiers"] = state.tiers | TIER_BITS.get(attempt.tier, 0)
+        if values["segment_id"] is None:
+            values["start_time_unix_nano"] = min(values["start_time_unix_nano"], start)
+        return
+    values["attempts"] += 1
+    values["tiers"] |= TIER_BITS.get(attempt.tier, 0)
     rank = attempt.order()
-    if state.first_attempt is None or rank < (
-        state.first_attempt,
-        state.start_time_unix_nano,
-        state.first_span_id or b"",
+    first = values["first_attempt"]
+    if first is None or rank < (
+        first,
+        values["start_time_unix_nano"],
+        values["first_span_id"] or b"",
     ):
-        changes.update(
-            segment_id=attempt.segment_id,
-            first_attempt=attempt.attempt,
-            first_tier=attempt.tier,
-            first_span_id=attempt.span_id,
-            start_time_unix_nano=attempt.start_time_unix_nano,
-        )
-    if attempt.served and (
-        state.served_attempt is None
-        or rank
-        < (
-            state.served_attempt,
-            state.served_start_unix_nano or 0,
-            state.served_span_id or b"",
-        )
+        values["segment_id"] = attempt.segment_id
+        values["first_attempt"] = rank[0]
+        values["first_tier"] = attempt.tier
+        values["first_span_id"] = attempt.span_id
+        values["start_time_unix_nano"] = start
+    if not attempt.served:
+        return
+    served = values["served_attempt"]
+    if served is None or rank < (
+        served,
+        values["served_start_unix_nano"],
+        values["served_span_id"] or b"",
     ):
-        changes.update(
-            served_attempt=attempt.attempt,
-            served_start_unix_nano=attempt.start_time_unix_nano,
-            served_latency_ms=attempt.latency_ms,
-            served_tier=attempt.tier,
-            served_quality=attempt.quality,
-            served_span_id=attempt.span_id,
-        )
-    return replace(state, **changes)
+        values["served_attempt"] = rank[0]
+        values["served_start_unix_nano"] = start
+        values["served_latency_ms"] = attempt.latency_ms
+        values["served_tier"] = attempt.tier
+        values["served_quality"] = attempt.quality
+        values["served_span_id"] = attempt.span_id
 
 
 def end_to_end_ms(state: RequestState) -> float | None:
@@ -246,7 +256,7 @@ class RollupDeltas:
         self.add(old, -1)
         self.add(new, +1)
 
-    def keys(self) -> list[RollupKey]:
+    def touched(self) -> list[RollupKey]:
         """The rows touched, in key order."""
         return sorted(self.sums)
 

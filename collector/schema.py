@@ -269,8 +269,9 @@ class Request(Base):
 
     __tablename__ = "requests"
 
-    fleet: Mapped[str] = mapped_column(String(128), primary_key=True)
+    # The trace id leads the key: the assembler looks requests up by trace id.
     trace_id: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
+    fleet: Mapped[str] = mapped_column(String(128), primary_key=True)
     start_time_unix_nano: Mapped[int] = mapped_column(BigInteger)
     segment_id: Mapped[int | None] = mapped_column(ForeignKey("segments.id"))
     first_attempt: Mapped[int | None] = mapped_column(Integer)

@@ -33,6 +33,7 @@ from tierwatch.api import (
     deliveries,
     health,
     hooks,
+    requests,
     silences,
     summary,
     tiers,
@@ -173,7 +174,13 @@ def create_app(
     app.state.alert_holder = alerting.holder
     app.include_router(build_router(receiver))
     app.include_router(summary.router)
-    for router in (health.router, tiers.router, versions.router, timeseries.router):
+    for router in (
+        health.router,
+        requests.router,
+        tiers.router,
+        versions.router,
+        timeseries.router,
+    ):
         app.include_router(router)
     for router in (alerts.router, deliveries.router, silences.router, hooks.router):
         app.include_router(router)

@@ -276,3 +276,44 @@ def test_requests_expire_with_attempts_and_their_rollups_stay(engine: Engine) ->
 def test_request_state_has_the_columns_of_its_table() -> None:
     # the assembler writes a state as its row, field for column
     assert set(RequestState.__dataclass_fields__) == {c.name for c in REQUESTS.columns}
+
+
+def test_assemblers_racing_ingestion_count_each_request_once(engine: Engine) -> None:
+    import threading
+
+    store = Store(engine)
+    stop = threading.Event()
+    runs: list[int] = []
+
+    def keep_assembling() -> None:
+        assembler = Assembler(engine, batch=50)
+        try:
+            while not stop.is_set():
+                runs.append(assembler.run(now_ns=time.time_ns()))
+        finally:
+            assembler.close()
+
+    # two servers' loops, each with its own assembler, while the attempts arrive
+    threads = [threading.Thread(target=keep_assembling) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    try:
+        for trace in range(300, 340):
+            start = T0 + trace * 1_000_000
+            store.write(
+                _batch(_cloud(start + 50_000_000, n=2 * trace + 1, trace=trace)),
+                received_ns=time.time_ns(),
+            )
+            store.write(
+                _batch(_device(start, n=2 * trace, trace=trace)), received_ns=time.time_ns()
+            )
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(30)
+    merged = sum(runs) + assemble(engine, now_ns=time.time_ns())
+    assert merged == 80
+    device = _rows(engine)[("device", T0 // 1_000_000_000)]
+    assert (device["requests"], device["escalated"], device["attempts_sum"]) == (40, 40, 80)
+    assert device["latency_hist"] == buckets.encode({buckets.latency_bucket(250.0): 40})
+    assert ("cloud", T0 // 1_000_000_000) not in _rows(engine)

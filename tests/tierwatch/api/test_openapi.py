@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from analytics.attribution import Contribution
 from analytics.findings import Finding, SegmentHealth
+from analytics.requests import RequestGroup, RequestReport
 from analytics.tiers import Difference, ShadowAgreement, TierComparison
 from analytics.versions import CanaryComparison, StuckDevice, VersionDrift, VersionShare
 from collector.schema import SEGMENT_DIMENSIONS
@@ -20,6 +21,7 @@ PARAMETERS = {
         ("window", "baseline", "end", "by", "fleet", "severity"), False
     ),
     "/api/v1/tiers": dict.fromkeys(("window", "end", "fleet", "task"), False),
+    "/api/v1/requests": dict.fromkeys(("window", "end", "by", "fleet"), False),
     "/api/v1/versions": dict.fromkeys(("window", "baseline", "end", "fleet", "model"), False),
     "/api/v1/versions/series": {
         **dict.fromkeys(("window", "end", "fleet", "step"), False),
@@ -37,6 +39,7 @@ def test_openapi_documents_the_read_endpoints(client: TestClient) -> None:
         "/api/v1/health",
         "/api/v1/findings",
         "/api/v1/tiers",
+        "/api/v1/requests",
         "/api/v1/versions",
         "/api/v1/versions/series",
         "/api/v1/timeseries",
@@ -65,6 +68,8 @@ def test_each_endpoint_takes_its_own_parameters(client: TestClient, path: str) -
         StuckDevice,
         CanaryComparison,
         VersionDrift,
+        RequestGroup,
+        RequestReport,
     ],
 )
 def test_schemas_are_the_analytics_dataclasses(client: TestClient, result: type) -> None:
