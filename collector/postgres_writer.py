@@ -17,6 +17,7 @@ from collector.writer import (
     SEGMENT_COLUMNS,
     SEGMENT_LOOKUP,
     AttemptIds,
+    QueueRow,
     Writer,
     attempt_values,
 )
@@ -44,6 +45,10 @@ _SEGMENTS = (
     f"INSERT INTO segments ({SEGMENT_COLUMNS}) SELECT * FROM unnest("
     + ",".join(["%s::text[]"] * len(SEGMENT_DIMENSIONS))
     + f") ON CONFLICT DO NOTHING RETURNING id, {SEGMENT_COLUMNS}"
+)
+
+_QUEUE_COPY = (
+    "COPY request_queue (start_time_unix_nano, trace_id, span_id) FROM STDIN (FORMAT BINARY)"
 )
 
 
@@ -86,6 +91,18 @@ class PostgresWriter(Writer[list[tuple[Any, ...]]]):
             _copy(cursor, "attempts_staging", prepared)
             cursor.execute(_FROM_STAGING)
             return {(bytes(t), bytes(s)) for t, s in cursor.fetchall()}
+
+    def queue_attempts(self, conn: Connection, rows: Sequence[QueueRow]) -> None:
+        """Binary COPY into ``request_queue`` (its id comes from the sequence)."""
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        with (
+            driver.cursor() as cursor,
+            cursor.copy(_QUEUE_COPY) as copy,
+        ):
+            copy.set_types(["int8", "bytea", "bytea"])
+            for row in rows:
+                copy.write_row(row)
 
     def lock_segments(self, conn: Connection) -> None:
         """A transaction-scoped advisory lock: one writer at a time admits new values."""

@@ -290,28 +290,32 @@ class Request(Base):
     """One request (a trace of one fleet) as assembled from the attempts stored so far.
 
     The *first* attempt is the non-shadow attempt with the lowest ``hybrid.attempt``
-    (ties: the earliest start); it gives the request its segment and start. The
-    *served* attempt is the first non-shadow attempt that neither fell back nor
-    failed; a request without one has failed (so far: a later attempt may still
-    arrive). ``tiers`` is a bit set of the tiers tried (device 1, edge 2, cloud 4);
-    ``span_ids`` holds the span ids already merged, 8 bytes each, so that an attempt
-    is never merged twice. Until a non-shadow attempt arrives, ``segment_id`` is
-    null, the start is the earliest shadow attempt's and the request counts nowhere.
+    (ties: the earliest start, then the lowest span id); it gives the request its
+    segment and start. The *served* attempt is the first (in the same order)
+    non-shadow attempt that neither fell back nor failed; a request without one has
+    failed (so far: a later attempt may still arrive). ``tiers`` is a bit set of the
+    tiers tried, shadow attempts aside (device 1, edge 2, cloud 4). ``span_ids``
+    holds the span ids already merged, 8 bytes each, so that an attempt is never
+    merged twice. Until a non-shadow attempt arrives, ``segment_id`` is null, the
+    start is the earliest shadow attempt's and the request counts nowhere.
     """
 
     __tablename__ = "requests"
 
-    fleet: Mapped[str] = mapped_column(String(128), primary_key=True)
+    # The trace id leads the key: the assembler looks requests up by trace id.
     trace_id: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
+    fleet: Mapped[str] = mapped_column(String(128), primary_key=True)
     start_time_unix_nano: Mapped[int] = mapped_column(BigInteger)
     segment_id: Mapped[int | None] = mapped_column(ForeignKey("segments.id"))
     first_attempt: Mapped[int | None] = mapped_column(Integer)
     first_tier: Mapped[str | None] = mapped_column(String(16))
+    first_span_id: Mapped[bytes | None] = mapped_column(LargeBinary(8))
     served_attempt: Mapped[int | None] = mapped_column(Integer)
     served_start_unix_nano: Mapped[int | None] = mapped_column(BigInteger)
     served_latency_ms: Mapped[float | None] = mapped_column(Float)
     served_tier: Mapped[str | None] = mapped_column(String(16))
     served_quality: Mapped[float | None] = mapped_column(Float)
+    served_span_id: Mapped[bytes | None] = mapped_column(LargeBinary(8))
     attempts: Mapped[int] = mapped_column(Integer)
     tiers: Mapped[int] = mapped_column(Integer)
     input_tokens: Mapped[int] = mapped_column(BigInteger)

@@ -19,6 +19,7 @@ from collector.writer import (
     SEGMENT_LOOKUP,
     SEGMENT_SLICE,
     AttemptIds,
+    QueueRow,
     Writer,
     attempt_values,
 )
@@ -28,6 +29,8 @@ from collector.writer_lock import WriterLock
 _INSERT_SLICE = 500
 _TRACE_ID = INSERT_COLUMNS.index("trace_id")
 _SPAN_ID = INSERT_COLUMNS.index("span_id")
+#: Queue rows per INSERT statement (three parameters each).
+_QUEUE_SLICE = 2000
 #: Rows in one INSERT, and their parameters flattened.
 Slice = tuple[int, tuple[Any, ...]]
 
@@ -88,6 +91,16 @@ class SQLiteWriter(Writer[list[Slice]]):
             )
         return returned
 
+    def queue_attempts(self, conn: Connection, rows: Sequence[QueueRow]) -> None:
+        """Multi-row INSERTs into ``request_queue`` (its rowid is its key: no index to update)."""
+        cursor = conn.connection.cursor()
+        try:
+            for offset in range(0, len(rows), _QUEUE_SLICE):
+                part = rows[offset : offset + _QUEUE_SLICE]
+                cursor.execute(_queue_sql(len(part)), tuple(chain.from_iterable(part)))
+        finally:
+            cursor.close()
+
     def insert_segments(self, cursor: Any, keys: Sequence[SegmentKey]) -> None:
         params = [value for key in keys for value in key]
         cursor.execute(_segments_sql(len(keys)), params)
@@ -113,4 +126,11 @@ def _segments_sql(count: int) -> str:
     return (
         f"INSERT INTO segments ({SEGMENT_COLUMNS}) VALUES {','.join([one] * count)} "
         f"ON CONFLICT DO NOTHING RETURNING id, {SEGMENT_COLUMNS}"
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _queue_sql(count: int) -> str:
+    return "INSERT INTO request_queue (start_time_unix_nano, trace_id, span_id) VALUES " + ",".join(
+        ["(?,?,?)"] * count
     )

@@ -285,6 +285,9 @@ class Store:
                     segment_ids = [segment_id for _, segment_id in kept]
                     rollups = build_rollups(rows, segment_ids)
                     devices = build_devices(rows)
+                writer.queue_attempts(
+                    conn, [(r.start_time_unix_nano, r.trace_id, r.span_id) for r in rows]
+                )
                 self._upsert_rollups.run(conn, rollups)
                 self._note_late_hours.run(conn, _late_hours(rollups, received_ns))
                 self._upsert_devices.run(conn, devices)

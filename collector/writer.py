@@ -36,6 +36,8 @@ SEGMENT_LOOKUP = "SELECT id FROM segments WHERE " + " AND ".join(
 
 #: (trace id, span id) of attempts.
 AttemptIds = set[tuple[bytes, bytes]]
+#: An attempt's primary key as ``request_queue`` holds it: (start time, trace id, span id).
+QueueRow = tuple[int, bytes, bytes]
 #: The attempt rows in the form a writer sends them.
 Prepared = TypeVar("Prepared")
 
@@ -72,6 +74,10 @@ class Writer(ABC, Generic[Prepared]):
     @abstractmethod
     def insert_attempts(self, conn: Connection, prepared: Prepared) -> AttemptIds | None:
         """Insert the attempts: ``None`` when every one was new, else the ids of the new ones."""
+
+    @abstractmethod
+    def queue_attempts(self, conn: Connection, rows: Sequence[QueueRow]) -> None:
+        """Add newly stored attempts to ``request_queue``, for the request assembler."""
 
     def lock_segments(self, conn: Connection) -> None:
         """Hold, until the transaction ends, the lock that serialises new dimension values.

@@ -22,6 +22,7 @@ from analytics.alerting import lease
 from analytics.alerting.service import AlertService
 from analytics.compaction import compact
 from analytics.request_compaction import compact_requests
+from collector.assemble import Assembler
 from collector.auth import DEV_PRINCIPAL, Principal, bearer, lookup
 from collector.db import make_engine
 from collector.errors import StoreBusy, Unauthorized
@@ -34,6 +35,7 @@ from tierwatch.api import (
     health,
     hooks,
     objectives,
+    requests,
     silences,
     summary,
     tiers,
@@ -141,8 +143,9 @@ def create_app(
         pruner = lease.holder_id()
         retention = asyncio.create_task(_prune_loop(engine, settings, holder=pruner))
         compaction = asyncio.create_task(_compaction_loop(engine, settings))
+        assembly = asyncio.create_task(_assembly_loop(engine, settings))
         summaries = asyncio.create_task(_log_summary_loop(metrics))
-        loops = [retention, compaction, summaries]
+        loops = [retention, compaction, assembly, summaries]
         if settings.alerts.enabled:
             loops.append(asyncio.create_task(alerting.run()))
         try:
@@ -174,7 +177,13 @@ def create_app(
     app.state.alert_holder = alerting.holder
     app.include_router(build_router(receiver))
     app.include_router(summary.router)
-    for router in (health.router, tiers.router, versions.router, timeseries.router):
+    for router in (
+        health.router,
+        requests.router,
+        tiers.router,
+        versions.router,
+        timeseries.router,
+    ):
         app.include_router(router)
     app.include_router(objectives.router)
     for router in (alerts.router, deliveries.router, silences.router, hooks.router):
@@ -313,6 +322,26 @@ async def _compaction_loop(engine: Engine, settings: Settings) -> None:
                 )
         except Exception:
             log.exception("compacting rollups failed; will try again")
+
+
+async def _assembly_loop(engine: Engine, settings: Settings) -> None:
+    """Assemble newly stored attempts into requests now and then; 0 turns it off.
+
+    Every server runs the loop; one pass runs at a time (see :mod:`collector.assemble`).
+    """
+    collector = settings.collector
+    if collector.assembly_interval_seconds <= 0:
+        return
+    assembler = Assembler(engine, retention_days=collector.retention_days)
+    try:
+        while True:
+            await asyncio.sleep(collector.assembly_interval_seconds)
+            try:
+                await anyio.to_thread.run_sync(lambda: assembler.run(now_ns=time.time_ns()))
+            except Exception:
+                log.exception("assembling requests failed; will try again")
+    finally:
+        assembler.close()
 
 
 #: Environment variable through which ``serve --workers N`` hands settings to each worker.

@@ -38,17 +38,19 @@ def upgrade() -> None:
     )
     op.create_table(
         "requests",
-        sa.Column("fleet", sa.String(length=128), nullable=False),
         sa.Column("trace_id", sa.LargeBinary(length=16), nullable=False),
+        sa.Column("fleet", sa.String(length=128), nullable=False),
         sa.Column("start_time_unix_nano", sa.BigInteger(), nullable=False),
         sa.Column("segment_id", sa.Integer(), nullable=True),
         sa.Column("first_attempt", sa.Integer(), nullable=True),
         sa.Column("first_tier", sa.String(length=16), nullable=True),
+        sa.Column("first_span_id", sa.LargeBinary(length=8), nullable=True),
         sa.Column("served_attempt", sa.Integer(), nullable=True),
         sa.Column("served_start_unix_nano", sa.BigInteger(), nullable=True),
         sa.Column("served_latency_ms", sa.Float(), nullable=True),
         sa.Column("served_tier", sa.String(length=16), nullable=True),
         sa.Column("served_quality", sa.Float(), nullable=True),
+        sa.Column("served_span_id", sa.LargeBinary(length=8), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("tiers", sa.Integer(), nullable=False),
         sa.Column("input_tokens", sa.BigInteger(), nullable=False),
@@ -57,7 +59,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["segment_id"], ["segments.id"], name=op.f("fk_requests_segment_id_segments")
         ),
-        sa.PrimaryKeyConstraint("fleet", "trace_id", name=op.f("pk_requests")),
+        sa.PrimaryKeyConstraint("trace_id", "fleet", name=op.f("pk_requests")),
     )
     with op.batch_alter_table("requests", schema=None) as batch_op:
         batch_op.create_index(

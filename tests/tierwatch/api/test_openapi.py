@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from analytics.attribution import Contribution
 from analytics.findings import Finding, SegmentHealth
 from analytics.objectives import ObjectiveStatus
+from analytics.requests import RequestGroup, RequestReport
 from analytics.tiers import Difference, ShadowAgreement, TierComparison
 from analytics.versions import CanaryComparison, StuckDevice, VersionDrift, VersionShare
 from collector.schema import SEGMENT_DIMENSIONS
@@ -22,6 +23,7 @@ PARAMETERS = {
     ),
     "/api/v1/tiers": dict.fromkeys(("window", "end", "fleet", "task"), False),
     "/api/v1/objectives": dict.fromkeys(("end", "fleet"), False),
+    "/api/v1/requests": dict.fromkeys(("window", "end", "by", "fleet"), False),
     "/api/v1/versions": dict.fromkeys(("window", "baseline", "end", "fleet", "model"), False),
     "/api/v1/versions/series": {
         **dict.fromkeys(("window", "end", "fleet", "step"), False),
@@ -40,6 +42,7 @@ def test_openapi_documents_the_read_endpoints(client: TestClient) -> None:
         "/api/v1/findings",
         "/api/v1/tiers",
         "/api/v1/objectives",
+        "/api/v1/requests",
         "/api/v1/versions",
         "/api/v1/versions/series",
         "/api/v1/timeseries",
@@ -69,6 +72,8 @@ def test_each_endpoint_takes_its_own_parameters(client: TestClient, path: str) -
         CanaryComparison,
         VersionDrift,
         ObjectiveStatus,
+        RequestGroup,
+        RequestReport,
     ],
 )
 def test_schemas_are_the_analytics_dataclasses(client: TestClient, result: type) -> None:
