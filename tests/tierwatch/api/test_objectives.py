@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from analytics.config import Objective
+from collector.assemble import assemble
 from collector.auth import issue_token
 from tests.analytics.objective_store import minute, segment
 from tests.conftest import make_settings
+from tests.otlp import request, span
 from tierwatch.app import create_app
 
 END = "2025-03-10T12:00:00Z"
@@ -33,7 +38,9 @@ OBJECTIVES = [
 
 
 def _client(db_url: str, engine: Engine, *, dev: bool) -> Iterator[TestClient]:
-    settings = make_settings(db_url, dev=dev, **{"alerts.enabled": False})
+    settings = make_settings(
+        db_url, dev=dev, **{"alerts.enabled": False, "server.prune_interval_seconds": 0}
+    )
     settings = settings.model_copy(update={"objectives": OBJECTIVES})
     with engine.begin() as conn:
         robots = segment(conn, fleet="robots", task="photo-tag")
@@ -108,3 +115,66 @@ def test_a_fleet_token_sees_its_fleet_objectives(db_url: str, engine: Engine) ->
         assert [(o["name"], o["kind"]) for o in answer.json()["objectives"]] == [
             ("tag-robots", "quality")
         ]
+
+
+MINUTE_NS = 60_000_000_000
+# A minute boundary ten minutes ago: the collector refuses spans too far in the past or future.
+T0 = (time.time_ns() // MINUTE_NS - 10) * MINUTE_NS
+
+
+def _attempt(n: int, trace: int, *, at_ms: float, latency_ms: float, **attrs: Any) -> Any:
+    return span(
+        n,
+        trace=trace,
+        start_ns=T0 + int(at_ms * 1_000_000),
+        latency_ms=latency_ms,
+        error=attrs.pop("error", False),
+        attrs={"hybrid.tier": "device", "hybrid.attempt": 1, **attrs},
+    )
+
+
+def test_objectives_from_traces_through_ingest_and_assembly(db_url: str, engine: Engine) -> None:
+    objective = Objective.model_validate(
+        {
+            "name": "tag",
+            "task": "photo-tag",
+            "latency": {"threshold_ms": 300, "target": 0.9},
+            "availability": {"target": 0.9},
+            "quality": {"floor": 0.5},
+            "period": "1d",
+        }
+    )
+    # The test assembles at once itself: the server's own pass is off.
+    overrides = {"alerts.enabled": False, "collector.assembly_interval_seconds": 0}
+    settings = make_settings(db_url, **overrides)
+    settings = settings.model_copy(update={"objectives": [objective]})
+    cloud = {"hybrid.tier": "cloud", "hybrid.attempt": 2}
+    fell_back = {"hybrid.fallback": True, "hybrid.fallback.reason": "low_confidence"}
+    failed = {"error": True, "hybrid.fallback": True, "hybrid.fallback.reason": "error"}
+    spans = [
+        # 1: the device fell back, the cloud answered: 250 ms end to end, quality 0.75
+        _attempt(1, 1, at_ms=0, latency_ms=40, **fell_back),
+        _attempt(2, 1, at_ms=50, latency_ms=200, **cloud, **{"hybrid.quality": 0.75}),
+        # 2: the device answered in 30 ms, quality 0.9
+        _attempt(3, 2, at_ms=0, latency_ms=30, **{"hybrid.quality": 0.9}),
+        # 3: both tiers failed: not answered
+        _attempt(4, 3, at_ms=0, latency_ms=20, **failed),
+        _attempt(5, 3, at_ms=30, latency_ms=20, **cloud, error=True),
+        # 4: the device answered in 500 ms, quality unknown
+        _attempt(6, 4, at_ms=0, latency_ms=500),
+    ]
+    body = request(spans, {"hybrid.fleet": "robots"}).SerializeToString()
+    with TestClient(create_app(settings, engine=engine, migrate=False)) as client:
+        headers = {"Content-Type": "application/x-protobuf"}
+        assert client.post("/v1/traces", content=body, headers=headers).status_code == 200
+        assemble(engine, now_ns=time.time_ns())
+        end = datetime.fromtimestamp(T0 / 1e9 + 300, tz=UTC).isoformat()
+        rows = client.get("/api/v1/objectives", params={"end": end}).json()["objectives"]
+    got = {r["kind"]: (r["requests"], r["sli"]) for r in rows}
+    # latency: 2 of 3 answered within 300 ms; availability: 3 of 4 answered;
+    # quality: the mean of 0.75 and 0.9
+    assert got == {
+        "latency": (3, pytest.approx(2 / 3)),
+        "availability": (4, 0.75),
+        "quality": (2, pytest.approx(0.825)),
+    }
