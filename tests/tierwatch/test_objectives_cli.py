@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 from click.testing import CliRunner
-from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from tests.analytics.objective_store import minute, segment
@@ -66,9 +65,7 @@ def test_objectives_table(db_url: str, engine: Engine, tmp_path: Path) -> None:
     )
 
 
-def test_objectives_json_is_the_api(
-    db_url: str, engine: Engine, tmp_path: Path, client: TestClient
-) -> None:
+def test_objectives_json_is_the_api(db_url: str, engine: Engine, tmp_path: Path) -> None:
     config = _store(engine, tmp_path)
     end = "2025-03-10T12:00:00Z"
     args = ["objectives", "--end", end, "--json", "--db", db_url, "--config", str(config)]
