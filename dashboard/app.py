@@ -8,7 +8,7 @@ to them in one :class:`~dashboard.context.Context`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from dash import Dash, html
 from flask import Flask, request
 from sqlalchemy import Engine
 
-from analytics.config import AnalyticsSettings
+from analytics.config import AnalyticsSettings, Objective
 from collector.config import PrivacySettings
 from dashboard import auth, shell
 from dashboard.config import DashboardSettings
@@ -79,10 +79,11 @@ def build_dashboard(
     authenticate: auth.Authenticate,
     dev: bool,
     public_url: str = "",
+    objectives: Sequence[Objective] = (),
 ) -> Dash:
-    """The dashboard reading through analytics on ``engine``."""
+    """The dashboard reading through analytics on ``engine``; ``objectives`` for their page."""
     return create_dashboard(
-        AnalyticsSource(engine, settings=analytics, privacy=privacy),
+        AnalyticsSource(engine, settings=analytics, privacy=privacy, objectives=objectives),
         analytics=analytics,
         settings=settings,
         authenticate=authenticate,

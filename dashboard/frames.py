@@ -17,6 +17,7 @@ import pandas as pd
 
 from analytics.findings import Finding
 from analytics.health import HealthReport, SegmentHealth
+from analytics.objectives import ObjectiveStatus
 from analytics.tiers import TierComparison
 from analytics.version_order import version_key
 from analytics.versions import VersionDrift
@@ -596,3 +597,35 @@ def _display(name: str, value: Any) -> Any:
     if isinstance(value, np.bool_):
         return bool(value)
     return value
+
+
+def objectives_frame(statuses: Sequence[ObjectiveStatus]) -> pd.DataFrame:
+    """One text row per objective kind: target, SLI, budget left, burn rates, alert."""
+
+    def percent(value: float | None, digits: int) -> str:
+        return "-" if value is None else f"{value * 100:.{digits}f}%"
+
+    def rate(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2f}"
+
+    rows = []
+    for s in statuses:
+        quality = s.kind == "quality"
+        kind = s.kind if s.threshold_ms is None else f"latency <= {s.threshold_ms:g} ms"
+        sli = ("-" if s.sli is None else f"{s.sli:.3f}") if quality else percent(s.sli, 2)
+        rows.append(
+            {
+                "status": s.status,
+                "objective": s.name,
+                "task": s.task,
+                "fleet": s.fleet or "(every)",
+                "kind": kind,
+                "target": f"{s.target:g}" if quality else percent(s.target, 2),
+                "period": s.period,
+                "sli": sli,
+                "budget_remaining": percent(s.budget_remaining, 1),
+                **{f"burn_{w}": rate(s.burn_rates.get(w)) for w in ("5m", "1h", "6h", "3d")},
+                "alert": s.alert or "-",
+            }
+        )
+    return pd.DataFrame(rows)

@@ -15,8 +15,10 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from analytics.alerting.queries import list_alerts, list_deliveries, list_silences
-from analytics.config import AnalyticsSettings
+from analytics.config import AnalyticsSettings, Objective
 from analytics.health import HealthReport, health_report
+from analytics.objective_sums import objective_report, objective_series
+from analytics.objectives import ObjectiveStatus
 from analytics.rollups import read_segments
 from analytics.tiers import TierComparison, tier_comparison
 from analytics.timeseries import segment_series
@@ -60,6 +62,14 @@ class Source(Protocol):
         """Alerts in ``states`` (all when ``None``), newest first."""
         ...
 
+    def objectives(self, *, end: datetime, fleet: str | None) -> list[ObjectiveStatus]:
+        """Every objective kind at ``end`` (only ``fleet``'s objectives when given)."""
+        ...
+
+    def objective_series(self, *, name: str, kind: str, end: datetime, step: int) -> pd.DataFrame:
+        """One objective kind's budget left and burn rate per ``step`` over its period."""
+        ...
+
     def deliveries(self, *, fleet: str | None) -> pd.DataFrame:
         """Deliveries of alerts to hooks, newest first."""
         ...
@@ -78,10 +88,12 @@ class AnalyticsSource:
         *,
         settings: AnalyticsSettings,
         privacy: PrivacySettings | None = None,
+        objectives: Sequence[Objective] = (),
     ) -> None:
         self.engine = engine
         self.settings = settings
         self.privacy = privacy
+        self.configured = {o.name: o for o in objectives}
 
     def fleets(self, *, fleet: str | None) -> list[str]:
         with self.engine.connect() as conn:
@@ -133,6 +145,15 @@ class AnalyticsSource:
     def alerts(self, *, fleet: str | None, states: Sequence[str] | None) -> pd.DataFrame:
         with self.engine.connect() as conn:
             return list_alerts(conn, fleet=fleet, states=states)
+
+    def objectives(self, *, end: datetime, fleet: str | None) -> list[ObjectiveStatus]:
+        chosen = [o for o in self.configured.values() if fleet is None or o.fleet == fleet]
+        with self.engine.connect() as conn:
+            return objective_report(conn, chosen, end=end)
+
+    def objective_series(self, *, name: str, kind: str, end: datetime, step: int) -> pd.DataFrame:
+        with self.engine.connect() as conn:
+            return objective_series(conn, self.configured[name], kind, end=end, step=step)
 
     def deliveries(self, *, fleet: str | None) -> pd.DataFrame:
         with self.engine.connect() as conn:

@@ -21,6 +21,7 @@ import tierwatch
 from analytics.alerting import lease
 from analytics.alerting.service import AlertService
 from analytics.compaction import compact
+from analytics.request_compaction import compact_requests
 from collector.assemble import Assembler
 from collector.auth import DEV_PRINCIPAL, Principal, bearer, lookup
 from collector.db import make_engine
@@ -34,6 +35,7 @@ from tierwatch.api import (
     deliveries,
     health,
     hooks,
+    objectives,
     requests,
     silences,
     summary,
@@ -132,6 +134,7 @@ def create_app(
         analytics=settings.analytics,
         privacy=settings.privacy,
         public_url=settings.server.public_url,
+        objectives=settings.objectives,
         on_evaluation=observed.evaluation,
     )
 
@@ -183,6 +186,7 @@ def create_app(
         versions.router,
         timeseries.router,
         costs.router,
+        objectives.router,
     ):
         app.include_router(router)
     for router in (alerts.router, deliveries.router, silences.router, hooks.router):
@@ -242,6 +246,7 @@ class LazyDashboard:
                     authenticate=self._authenticate,
                     dev=settings.server.dev,
                     public_url=settings.server.public_url,
+                    objectives=settings.objectives,
                 )
                 self._app = WSGIMiddleware(dash_app.server)
         return self._app
@@ -290,7 +295,10 @@ async def _log_summary_loop(metrics: CollectorMetrics) -> None:
 
 
 async def _compaction_loop(engine: Engine, settings: Settings) -> None:
-    """Fold closed hours into hourly rollups now and then (reports read less); 0 turns it off."""
+    """Fold closed hours into hourly rollups now and then (reports read less); 0 turns it off.
+
+    With objectives configured, closed hours of request rollups are folded too.
+    """
     analytics = settings.analytics
     if analytics.compaction_interval_seconds <= 0:
         return
@@ -306,6 +314,15 @@ async def _compaction_loop(engine: Engine, settings: Settings) -> None:
                     recheck_hours=analytics.compaction_recheck_hours,
                 )
             )
+            if settings.objectives:
+                # Hourly request rollups serve objectives only.
+                await anyio.to_thread.run_sync(
+                    lambda: compact_requests(
+                        engine,
+                        now=int(time.time()),
+                        grace_seconds=analytics.compaction_grace_seconds,
+                    )
+                )
         except Exception:
             log.exception("compacting rollups failed; will try again")
 

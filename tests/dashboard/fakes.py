@@ -15,6 +15,7 @@ from analytics.baselines import Baseline
 from analytics.config import AnalyticsSettings
 from analytics.findings import Finding, SegmentHealth
 from analytics.health import HealthReport
+from analytics.objectives import ObjectiveStatus
 from analytics.tiers import Difference, TierComparison
 from analytics.versions import CanaryComparison, StuckDevice, VersionDrift, VersionShare
 from collector.auth import Principal
@@ -294,6 +295,8 @@ class FakeSource:
     alert_rows: pd.DataFrame = field(default_factory=lambda: alerts_frame([]))
     delivery_rows: pd.DataFrame = field(default_factory=pd.DataFrame)
     silence_rows: pd.DataFrame = field(default_factory=pd.DataFrame)
+    objective_rows: list[ObjectiveStatus] = field(default_factory=list)
+    objective_frame: pd.DataFrame = field(default_factory=pd.DataFrame)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def fleets(self, *, fleet: str | None) -> list[str]:
@@ -334,6 +337,14 @@ class FakeSource:
         self.calls.append(("alerts", {"fleet": fleet, "states": states}))
         frame = self.alert_rows
         return frame if states is None else frame[frame["state"].isin(states)]
+
+    def objectives(self, *, end: datetime, fleet: str | None) -> list[ObjectiveStatus]:
+        self.calls.append(("objectives", {"end": end, "fleet": fleet}))
+        return [o for o in self.objective_rows if fleet is None or o.fleet == fleet]
+
+    def objective_series(self, *, name: str, kind: str, end: datetime, step: int) -> pd.DataFrame:
+        self.calls.append(("objective_series", {"name": name, "kind": kind, "step": step}))
+        return self.objective_frame
 
     def deliveries(self, *, fleet: str | None) -> pd.DataFrame:
         self.calls.append(("deliveries", {"fleet": fleet}))

@@ -134,3 +134,5 @@ SeriesQueryDep = Annotated[ReportQuery, _report_query("window", "end", *SEGMENT_
 VersionSeriesQueryDep = Annotated[
     ReportQuery, _report_query("window", "end", "fleet", default_window="24h")
 ]
+#: ``/objectives``: every objective at ``end``, of one fleet or all.
+ObjectivesQueryDep = Annotated[ReportQuery, _report_query("end", "fleet")]
