@@ -134,7 +134,11 @@ def segment_series_figure(
     return fig
 
 
-def latency_figure(df: pd.DataFrame) -> go.Figure:
+def latency_figure(
+    df: pd.DataFrame,
+    *,
+    title: str = "Latency per task and tier: the bar runs from p50 to p99, the dot is p95",
+) -> go.Figure:
     """Latency distribution per task and tier: the bar runs from p50 to p99, the dot is p95.
 
     ``df`` has columns ``task``, ``tier``, ``p50``, ``p95``, ``p99`` (ms).
@@ -168,7 +172,7 @@ def latency_figure(df: pd.DataFrame) -> go.Figure:
         )
     fig.update_layout(
         **{**theme.layout_defaults(), "hovermode": "closest"},
-        title={"text": "Latency per task and tier: the bar runs from p50 to p99, the dot is p95"},
+        title={"text": title},
         height=120 + 40 * len(df),
     )
     fig.update_xaxes(type="log", **_axis_format("latency_p95_ms"), title_text="latency")

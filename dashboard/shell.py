@@ -10,7 +10,16 @@ from urllib.parse import parse_qsl
 from dash import Dash, Input, Output, State, dcc, html, no_update
 
 from dashboard.context import Context
-from dashboard.pages import alerts, log, objectives, overview, segments, tiers, versions
+from dashboard.pages import (
+    alerts,
+    log,
+    objectives,
+    overview,
+    requests,
+    segments,
+    tiers,
+    versions,
+)
 from dashboard.period import BASELINES, WINDOWS, options
 
 #: Pages by their path under the dashboard's prefix.
@@ -18,6 +27,7 @@ PAGES: dict[str, ModuleType] = {
     "": overview,
     "segments": segments,
     "tiers": tiers,
+    "requests": requests,
     "versions": versions,
     "objectives": objectives,
     "alerts": alerts,

@@ -19,6 +19,7 @@ from analytics.config import AnalyticsSettings, Objective
 from analytics.health import HealthReport, health_report
 from analytics.objective_sums import objective_report, objective_series
 from analytics.objectives import ObjectiveStatus
+from analytics.requests import RequestReport, request_report
 from analytics.rollups import read_segments
 from analytics.tiers import TierComparison, tier_comparison
 from analytics.timeseries import segment_series
@@ -60,6 +61,10 @@ class Source(Protocol):
 
     def alerts(self, *, fleet: str | None, states: Sequence[str] | None) -> pd.DataFrame:
         """Alerts in ``states`` (all when ``None``), newest first."""
+        ...
+
+    def requests(self, period: TimeRange, *, fleet: str | None) -> RequestReport:
+        """Requests that started in the window, per task and the tier of their first attempt."""
         ...
 
     def objectives(self, *, end: datetime, fleet: str | None) -> list[ObjectiveStatus]:
@@ -145,6 +150,16 @@ class AnalyticsSource:
     def alerts(self, *, fleet: str | None, states: Sequence[str] | None) -> pd.DataFrame:
         with self.engine.connect() as conn:
             return list_alerts(conn, fleet=fleet, states=states)
+
+    def requests(self, period: TimeRange, *, fleet: str | None) -> RequestReport:
+        with self.engine.connect() as conn:
+            return request_report(
+                conn,
+                start=period.window_start,
+                end=period.end,
+                by=["task", "tier"],
+                key={"fleet": fleet} if fleet is not None else None,
+            )
 
     def objectives(self, *, end: datetime, fleet: str | None) -> list[ObjectiveStatus]:
         chosen = [o for o in self.configured.values() if fleet is None or o.fleet == fleet]

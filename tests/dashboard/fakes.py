@@ -16,7 +16,9 @@ from analytics.config import AnalyticsSettings
 from analytics.findings import Finding, SegmentHealth
 from analytics.health import HealthReport
 from analytics.objectives import ObjectiveStatus
+from analytics.requests import RequestGroup, RequestReport
 from analytics.tiers import Difference, TierComparison
+from analytics.times import TimeRange as AnalyticsTimeRange
 from analytics.versions import CanaryComparison, StuckDevice, VersionDrift, VersionShare
 from collector.auth import Principal
 from dashboard.context import Context
@@ -296,6 +298,7 @@ class FakeSource:
     delivery_rows: pd.DataFrame = field(default_factory=pd.DataFrame)
     silence_rows: pd.DataFrame = field(default_factory=pd.DataFrame)
     objective_rows: list[ObjectiveStatus] = field(default_factory=list)
+    request_groups: list[RequestGroup] = field(default_factory=list)
     objective_frame: pd.DataFrame = field(default_factory=pd.DataFrame)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
@@ -337,6 +340,11 @@ class FakeSource:
         self.calls.append(("alerts", {"fleet": fleet, "states": states}))
         frame = self.alert_rows
         return frame if states is None else frame[frame["state"].isin(states)]
+
+    def requests(self, period: TimeRange, *, fleet: str | None) -> RequestReport:
+        self.calls.append(("requests", {"period": period, "fleet": fleet}))
+        window = AnalyticsTimeRange(period.window_start, period.end)
+        return RequestReport(window=window, by=["task", "tier"], groups=self.request_groups)
 
     def objectives(self, *, end: datetime, fleet: str | None) -> list[ObjectiveStatus]:
         self.calls.append(("objectives", {"end": end, "fleet": fleet}))
