@@ -1,26 +1,28 @@
 """Fold closed hours of request rollups into ``hourly_request_rollups``, so objectives read less.
 
-The hourly rows are a cache of the minute rows, kept equal to them: a pass adds
-up the minute rows of every closed hour per segment, compares those sums with
-the hourly rows, and rewrites each hour where they differ (an hour not folded
-yet, one whose requests changed since because a late attempt moved them, or one
-whose minute rows were deleted), a few hours per transaction. Then it moves the
-``hourly_request_rollups`` watermark (``analytics_state``) to the first hour not
-closed. Readers take whole hours before the watermark from the hourly rows
-(:mod:`analytics.objective_sums`); a late change to a folded hour is read from
-there after the next pass.
+Each pass folds the hours that closed since the last one (those with minute
+rows from the ``hourly_request_rollups`` watermark in ``analytics_state`` up to
+the last closed hour), and again every hour the assembler noted in
+``request_late_hours`` because it changed that hour's rows after it had ended (a
+late attempt moving its request). An hour is folded by replacing its hourly rows
+with its minute rows added up, a few hours per transaction; a note is deleted in
+the transaction that folds its hour, and only at the version the pass read, so a
+note made meanwhile is kept for the next pass. Then the watermark moves to the
+first hour not closed. Readers take whole hours before the watermark from the
+hourly rows (:mod:`analytics.objective_sums`); a late change to a folded hour is
+read from there after the next pass.
 
-The comparison reads every minute row once per pass, the price of exactness
-without notes from the assembler; it runs in the background, every
-``analytics.compaction_interval_seconds``.
+A pass reads the minute rows of new and noted hours only, so its cost follows
+what changed, not the store. Hourly rows outlive the minute rows retention
+deletes until their own horizon, the same number of days
+(:func:`expire_hourly_request_rollups`).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, Engine, Float, and_, cast, delete, false, func, or_, select
+from sqlalchemy import Connection, Engine, and_, delete, false, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -29,7 +31,13 @@ from analytics.histograms import LATENCY_BINS, LATENCY_OFFSET, parse_joined, spa
 from analytics.rollups import HOUR, hist_concat
 from collector import buckets
 from collector.db import WRITE
-from collector.schema import ANALYTICS_STATE, HOURLY_REQUEST_ROLLUPS, REQUEST_ROLLUPS
+from collector.retention import BATCH, SECONDS_PER_DAY, delete_in_slices
+from collector.schema import (
+    ANALYTICS_STATE,
+    HOURLY_REQUEST_ROLLUPS,
+    REQUEST_LATE_HOURS,
+    REQUEST_ROLLUPS,
+)
 
 #: The ``analytics_state`` name of the watermark: hours before it are folded.
 WATERMARK = "hourly_request_rollups"
@@ -41,8 +49,6 @@ SUMS = tuple(
 )
 _FLOATS = frozenset(c for c in SUMS if c in ("latency_ms_sum", "quality_sum", "quality_sq_sum"))
 
-Key = tuple[int, int]
-
 
 def read_watermark(conn: Connection) -> int | None:
     """The first hour of request rollups not folded (Unix seconds); ``None`` before any pass."""
@@ -53,48 +59,71 @@ def read_watermark(conn: Connection) -> int | None:
 
 
 def compact_requests(engine: Engine, *, now: int, grace_seconds: int = 300) -> int:
-    """One pass at ``now`` (Unix seconds); returns how many hours it rewrote."""
+    """One pass at ``now`` (Unix seconds); returns how many hours it folded."""
     limit = closed_before(now, grace_seconds)
     with engine.connect() as conn:
-        minutes = _sums(conn, hourly=False, before=limit)
-        hours = _sums(conn, hourly=True, before=limit)
-    stale = sorted({key[1] for key in {*minutes, *hours} if not _same(minutes, hours, key)})
-    for i in range(0, len(stale), CHUNK_HOURS):
-        chunk = stale[i : i + CHUNK_HOURS]
+        stored = read_watermark(conn)
+        watermark = stored
+        if watermark is None:
+            first = conn.execute(select(func.min(REQUEST_ROLLUPS.c.minute))).scalar()
+            watermark = limit if first is None else min(int(first) // HOUR * HOUR, limit)
+        notes = {
+            int(h): int(v)
+            for h, v in conn.execute(
+                select(REQUEST_LATE_HOURS.c.hour, REQUEST_LATE_HOURS.c.version).where(
+                    REQUEST_LATE_HOURS.c.hour < limit
+                )
+            )
+        }
+        # Only hours with minute rows are new: a store idle for months costs nothing.
+        hour = (REQUEST_ROLLUPS.c.minute // HOUR) * HOUR
+        fresh = [
+            int(h)
+            for (h,) in conn.execute(
+                select(hour)
+                .where(REQUEST_ROLLUPS.c.minute >= watermark, REQUEST_ROLLUPS.c.minute < limit)
+                .group_by(hour)
+            )
+        ]
+    hours = sorted({*fresh, *notes})
+    for i in range(0, len(hours), CHUNK_HOURS):
+        chunk = hours[i : i + CHUNK_HOURS]
         with engine.connect() as conn:
             conn = conn.execution_options(**{WRITE: True})
             with conn.begin():
                 _rewrite(conn, chunk)
-    with engine.connect() as conn:
-        conn = conn.execution_options(**{WRITE: True})
-        with conn.begin():
-            _set_watermark(conn, limit)
-    return len(stale)
+                seen = [(h, notes[h]) for h in chunk if h in notes]
+                if seen:
+                    conn.execute(
+                        delete(REQUEST_LATE_HOURS).where(
+                            or_(
+                                *(
+                                    and_(
+                                        REQUEST_LATE_HOURS.c.hour == h,
+                                        REQUEST_LATE_HOURS.c.version == v,
+                                    )
+                                    for h, v in seen
+                                )
+                            )
+                        )
+                    )
+    if stored is None or limit > watermark:
+        with engine.connect() as conn:
+            conn = conn.execution_options(**{WRITE: True})
+            with conn.begin():
+                _set_watermark(conn, max(limit, watermark))
+    return len(hours)
 
 
-def _sums(conn: Connection, *, hourly: bool, before: int) -> dict[Key, tuple[float, ...]]:
-    """Per (segment, hour) before ``before``: the added-up columns."""
-    table = HOURLY_REQUEST_ROLLUPS if hourly else REQUEST_ROLLUPS
-    time = table.c.hour if hourly else table.c.minute
-    hour = (time // HOUR) * HOUR if not hourly else time
-    query = (
-        select(table.c.segment_id, hour, *(cast(func.sum(table.c[c]), Float) for c in SUMS))
-        .where(time < before)
-        .group_by(table.c.segment_id, hour)
-    )
-    return {
-        (int(s), int(h)): tuple(float(v or 0) for v in rest) for s, h, *rest in conn.execute(query)
-    }
-
-
-def _same(
-    minutes: dict[Key, tuple[float, ...]], hours: dict[Key, tuple[float, ...]], key: Key
-) -> bool:
-    a, b = minutes.get(key), hours.get(key)
-    if a is None or b is None:
-        return a is b
-    # Floating sums added in another order differ in their last bits.
-    return all(math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9) for x, y in zip(a, b, strict=True))
+def expire_hourly_request_rollups(
+    engine: Engine, *, now: int, days: int, batch: int = BATCH
+) -> int:
+    """Delete hourly request rollups of hours that ended more than ``days`` before ``now``."""
+    if days <= 0:
+        return 0
+    cutoff = now - days * SECONDS_PER_DAY
+    table = HOURLY_REQUEST_ROLLUPS
+    return delete_in_slices(engine, table, table.c.hour + HOUR <= cutoff, batch=batch)
 
 
 def _rewrite(conn: Connection, hours: Sequence[int]) -> None:

@@ -8,7 +8,9 @@ from ``attempts`` by primary key, merges them into their requests' states
 (:mod:`collector.request_state`), and then, in one transaction, writes the
 states, moves each touched request's contribution in ``request_rollups`` (what
 it added before taken away, what it adds now put in) and deletes the queue
-rows: a pass that fails leaves everything as it was, and one that commits has
+rows, noting in ``request_late_hours`` the hours before the current one whose
+rows it changed (compaction folds each closed hour once, and those again): a
+pass that fails leaves everything as it was, and one that commits has
 merged each attempt exactly once. Merging is idempotent besides (a request
 remembers the span ids it holds), so an attempt queued twice, e.g. re-sent after
 its first copy expired, is merged once.
@@ -35,10 +37,12 @@ import fcntl
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, delete, func, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
 
 from collector.db import WRITE, is_sqlite
 from collector.request_state import (
@@ -51,7 +55,7 @@ from collector.request_state import (
     new_request,
 )
 from collector.retention import NS_PER_DAY
-from collector.schema import REQUEST_QUEUE, REQUEST_ROLLUPS, REQUESTS
+from collector.schema import REQUEST_LATE_HOURS, REQUEST_QUEUE, REQUEST_ROLLUPS, REQUESTS
 from collector.writer import QUEUE_KEY
 from collector.writer_lock import WriterLock
 
@@ -68,6 +72,7 @@ _QUEUE_ROWS = 16
 #: The advisory lock key one assembler holds on PostgreSQL ("twassemb").
 _ASSEMBLER_LOCK = 0x7477_6173_7365_6D62
 _STATE_FIELDS = RequestState._fields
+_HOUR = 3600
 
 
 class Assembler:
@@ -102,7 +107,7 @@ class Assembler:
                 return 0
             try:
                 while True:
-                    taken, added = self._pass(conn, horizon)
+                    taken, added = self._pass(conn, horizon, now_ns)
                     merged += added
                     if taken < self.batch:
                         break
@@ -149,7 +154,7 @@ class Assembler:
         finally:
             self._threads.release()
 
-    def _pass(self, conn: Connection, horizon: int | None) -> tuple[int, int]:
+    def _pass(self, conn: Connection, horizon: int | None, now_ns: int) -> tuple[int, int]:
         """Read, merge and write one batch: (attempt keys taken, attempts merged)."""
         with conn.begin():
             ids, keys = _take_queue(conn, self.batch)
@@ -195,6 +200,10 @@ class Assembler:
                     )
                     if rows:
                         conn.execute(REQUEST_ROLLUPS.insert(), rows)
+                    # The later of the pass's time and the clock now: what compaction may
+                    # have folded by the time this commits.
+                    now_s = max(int(time.time()), now_ns // 1_000_000_000)
+                    note_hours(conn, ended_hours(touched, now_s=now_s))
             finally:
                 conn.execution_options(**{WRITE: False})
         return len(keys), added
@@ -365,3 +374,28 @@ def _insert(
         )
     finally:
         cursor.close()
+
+
+def ended_hours(keys: Iterable[RollupKey], *, now_s: int) -> list[int]:
+    """The hours of rollup ``keys`` (segment, minute) that ended before ``now_s``, sorted.
+
+    Compaction folds an hour only after it ended, so a change to the current hour
+    needs no note; one to any earlier hour does, however recent.
+    """
+    current = now_s // _HOUR * _HOUR
+    return sorted({minute // _HOUR * _HOUR for _, minute in keys if minute < current})
+
+
+def note_hours(conn: Connection, hours: Sequence[int]) -> None:
+    """Note ``hours`` in ``request_late_hours`` for compaction (each note's version grows)."""
+    if not hours:
+        return
+    table = REQUEST_LATE_HOURS
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(table)
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[table.c.hour], set_={"version": table.c.version + 1}
+        ),
+        [{"hour": hour, "version": 1} for hour in hours],
+    )

@@ -265,6 +265,21 @@ class LateHour(Base):
     version: Mapped[int] = mapped_column(BigInteger, server_default="1")
 
 
+class RequestLateHour(Base):
+    """An hour of request rollups the assembler changed after it had ended.
+
+    Compaction folds each closed hour into ``hourly_request_rollups`` once; a late
+    attempt that moves a request of an earlier hour is noted here so that hour is
+    folded again. ``version`` grows with every note, so a pass removes only the
+    notes it has seen.
+    """
+
+    __tablename__ = "request_late_hours"
+
+    hour: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, server_default="1")
+
+
 class RequestQueue(Base):
     """Newly stored attempts of one ingest transaction, waiting to be assembled into requests.
 
@@ -584,6 +599,7 @@ ANALYTICS_STATE = _table(AnalyticsState)
 HOURLY_REQUEST_ROLLUPS = _table(HourlyRequestRollup)
 LATE_HOURS = _table(LateHour)
 REQUEST_QUEUE = _table(RequestQueue)
+REQUEST_LATE_HOURS = _table(RequestLateHour)
 REQUESTS = _table(Request)
 REQUEST_ROLLUPS = _table(RequestRollup)
 DEVICES = _table(Device)

@@ -17,6 +17,7 @@ from analytics.alerting import lease
 from analytics.alerting.config import AlertsSettings
 from analytics.alerting.pruning import expire_alerts, expire_leases, expire_silences
 from analytics.config import AnalyticsSettings
+from analytics.request_compaction import expire_hourly_request_rollups
 from analytics.retention import expire_hourly_rollups, expire_minute_rollups
 from collector.config import CollectorSettings
 from collector.retention import (
@@ -81,6 +82,11 @@ def prune(
         Pruned(
             "request_rollups",
             expire_request_rollups(engine, now=now, days=request_days),
+            request_days,
+        ),
+        Pruned(
+            "hourly_request_rollups",
+            expire_hourly_request_rollups(engine, now=now, days=request_days),
             request_days,
         ),
         Pruned(

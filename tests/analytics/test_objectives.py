@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pytest
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, delete, func, select, update
 
+from analytics import request_compaction
 from analytics.config import Objective
 from analytics.histograms import LATENCY_OFFSET, latency_row
 from analytics.objective_sums import objective_report, objective_series, split_period
@@ -21,9 +23,14 @@ from analytics.objectives import (
     threshold_column,
     within_threshold,
 )
-from analytics.request_compaction import compact_requests, read_watermark
+from analytics.request_compaction import (
+    compact_requests,
+    expire_hourly_request_rollups,
+    read_watermark,
+)
 from collector import buckets
-from collector.schema import REQUEST_ROLLUPS
+from collector.assemble import ended_hours, note_hours
+from collector.schema import REQUEST_LATE_HOURS, REQUEST_ROLLUPS
 from tests.analytics.objective_store import minute, segment
 
 END = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
@@ -275,7 +282,7 @@ def test_folded_hours_give_the_same_answers(engine: Engine) -> None:
     assert compact_requests(engine, now=E, grace_seconds=0) == 0
 
 
-def test_a_late_change_to_a_folded_hour_is_rewritten(engine: Engine) -> None:
+def test_a_late_change_to_a_folded_hour_is_folded_again_once_noted(engine: Engine) -> None:
     _store(engine)
     compact_requests(engine, now=E, grace_seconds=0)
     objective = _objective(fleet="robots", availability={"target": 0.99})
@@ -291,15 +298,66 @@ def test_a_late_change_to_a_folded_hour_is_rewritten(engine: Engine) -> None:
             select(REQUEST_ROLLUPS.c.segment_id).where(REQUEST_ROLLUPS.c.minute == E - 86_400)
         ).scalar_one()
         minute(conn, robots, E - 7200, requests=10, latencies=[100.0] * 10)
+    # not noted: folded hours are not read again
+    assert compact_requests(engine, now=E, grace_seconds=0) == 0
+    with engine.connect() as conn:
+        (row,) = objective_report(conn, [objective], end=END)
+    assert row.requests == 1100
+    # the assembler notes the hours it changes after they ended; noted twice, one note
+    with engine.begin() as conn:
+        note_hours(conn, ended_hours([(robots, E - 86_400), (robots, E - 7200)], now_s=E))
+        note_hours(conn, [E - 7200])
+        assert conn.execute(select(REQUEST_LATE_HOURS.c.version)).scalars().all() == [1, 2]
     assert compact_requests(engine, now=E, grace_seconds=0) == 2
     with engine.connect() as conn:
         (row,) = objective_report(conn, [objective], end=END)
+        assert conn.execute(select(func.count()).select_from(REQUEST_LATE_HOURS)).scalar() == 0
     # 1120 requests, 10 + 20 failed
     assert (row.requests, row.sli) == (1120, pytest.approx(1090 / 1120))
-    # minute rows deleted (retention): their hourly rows go too
+    assert compact_requests(engine, now=E, grace_seconds=0) == 0
+    # minute rows deleted (retention): their hours are still read from the hourly rows,
+    # which go at the same horizon
     with engine.begin() as conn:
         conn.execute(delete(REQUEST_ROLLUPS).where(REQUEST_ROLLUPS.c.minute == E - 7200))
-    assert compact_requests(engine, now=E, grace_seconds=0) == 1
+    assert compact_requests(engine, now=E, grace_seconds=0) == 0
     with engine.connect() as conn:
         (row,) = objective_report(conn, [objective], end=END)
-    assert row.requests == 1110
+    assert row.requests == 1120
+    # a day after the hour of E - 7200 ended, every hour up to it has gone (4): the last
+    # hour's 100 requests are left
+    assert expire_hourly_request_rollups(engine, now=E - 7200 + 3600 + 86_400, days=1) == 4
+    with engine.connect() as conn:
+        (row,) = objective_report(conn, [objective], end=END)
+    assert row.requests == 100
+
+
+def test_a_note_made_during_a_pass_is_kept_for_the_next(engine: Engine) -> None:
+    _store(engine)
+    compact_requests(engine, now=E, grace_seconds=0)
+    with engine.begin() as conn:
+        note_hours(conn, [E - 7200])
+    real = request_compaction._rewrite
+
+    def rewrite_then_note(conn: Any, hours: Any) -> None:
+        real(conn, hours)
+        # the assembler changes the hour again after the pass read its notes (written
+        # here in the pass's own transaction: SQLite has one writer)
+        note_hours(conn, [E - 7200])
+
+    request_compaction._rewrite = rewrite_then_note  # type: ignore[assignment]
+    try:
+        assert compact_requests(engine, now=E, grace_seconds=0) == 1
+    finally:
+        request_compaction._rewrite = real  # type: ignore[assignment]
+    with engine.connect() as conn:
+        assert conn.execute(select(REQUEST_LATE_HOURS.c.version)).scalars().all() == [2]
+    assert compact_requests(engine, now=E, grace_seconds=0) == 1
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(REQUEST_LATE_HOURS)).scalar() == 0
+
+
+def test_only_hours_that_ended_are_noted() -> None:
+    hour = 1_735_790_400  # 2025-01-02 04:00 UTC
+    keys = [(1, hour - 60), (2, hour - 3600), (1, hour), (1, hour + 1800), (3, hour - 3540)]
+    assert ended_hours(keys, now_s=hour + 1800) == [hour - 3600]
+    assert ended_hours(keys, now_s=hour + 3600) == [hour - 3600, hour]

@@ -14,6 +14,7 @@ from collector.normalise import Batch, Normaliser
 from collector.request_state import RequestState
 from collector.retention import NS_PER_DAY, expire_attempts
 from collector.schema import (
+    REQUEST_LATE_HOURS,
     REQUEST_QUEUE,
     REQUEST_ROLLUPS,
     REQUESTS,
@@ -186,6 +187,11 @@ def test_cloud_attempt_days_after_the_device_fell_back(engine: Engine) -> None:
     store.write(_batch(_cloud(start + 50_000_000)), received_ns=time.time_ns())
     assemble(engine, now_ns=time.time_ns(), retention_days=30)
     assert _rows(engine) == {("device", start // 1_000_000_000): ESCALATED}
+    # its hour ended long ago: noted for compaction, once per pass that changed it
+    hour = start // 1_000_000_000 // 3600 * 3600
+    with engine.connect() as conn:
+        notes = conn.execute(select(REQUEST_LATE_HOURS.c.hour, REQUEST_LATE_HOURS.c.version))
+        assert notes.all() == [(hour, 2)]
 
 
 def test_attempts_of_many_requests_in_one_pass_and_in_small_passes(engine: Engine) -> None:

@@ -16,6 +16,7 @@ from collector.schema import (
     ALERTS,
     DELIVERIES,
     DEVICES,
+    HOURLY_REQUEST_ROLLUPS,
     INGEST_STATS,
     LEASES,
     REQUEST_ROLLUPS,
@@ -131,6 +132,26 @@ def _seed(engine: Engine) -> None:
                     ),
                 }
                 # kept as long as minute rollups (35 days), at least as long as requests (30)
+                for days in (36, 34)
+            ],
+        )
+        conn.execute(
+            insert(HOURLY_REQUEST_ROLLUPS),
+            [
+                {
+                    "segment_id": segment,
+                    "hour": (NOW - days * 86_400) // 3600 * 3600,
+                    "latency_hist": "{}",
+                    **dict.fromkeys(
+                        (
+                            c.name
+                            for c in HOURLY_REQUEST_ROLLUPS.c
+                            if c.name not in ("segment_id", "hour", "latency_hist")
+                        ),
+                        0,
+                    ),
+                }
+                # their hours: as long as the minute rows they add up
                 for days in (36, 34)
             ],
         )
@@ -254,6 +275,7 @@ def test_one_pass_removes_exactly_what_is_past_each_horizon(engine: Engine) -> N
         "attempts": 0,
         "requests": 1,
         "request_rollups": 1,
+        "hourly_request_rollups": 1,
         "rollups": 0,
         "hourly_rollups": 0,
         "ingest_stats": 1,
@@ -267,6 +289,7 @@ def test_one_pass_removes_exactly_what_is_past_each_horizon(engine: Engine) -> N
     assert _column(engine, INGEST_STATS, "minute") == [NOW - 89 * 86_400]
     assert _column(engine, REQUESTS, "trace_id") == [(29).to_bytes(16, "big")]
     assert _column(engine, REQUEST_ROLLUPS, "minute") == [NOW - 34 * 86_400]
+    assert _column(engine, HOURLY_REQUEST_ROLLUPS, "hour") == [(NOW - 34 * 86_400) // 3600 * 3600]
     assert _column(engine, DEVICES, "device_id") == ["d89"]
     assert _column(engine, ALERTS, "fingerprint") == [
         "firing",
@@ -319,6 +342,7 @@ def test_db_prune_prints_one_line_per_table(db_url: str, engine: Engine) -> None
         "attempts: removed 0 rows older than 30 days",
         "requests: removed 0 rows older than 30 days",
         "request_rollups: removed 0 rows older than 35 days",
+        "hourly_request_rollups: removed 0 rows older than 35 days",
         "rollups: removed 0 rows older than 35 days",
         "hourly_rollups: removed 0 rows older than 400 days",
         "ingest_stats: removed 0 rows older than 90 days",
