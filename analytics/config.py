@@ -1,7 +1,8 @@
-"""The analytics settings section: thresholds, minimum sizes, default periods.
+"""The analytics settings: thresholds, minimum sizes, default periods, and prices.
 
 Every value has a documented default; a configuration file overrides them under
-``[analytics]`` and per fleet under ``[analytics.fleets.<fleet>]``.
+``[analytics]`` and per fleet under ``[analytics.fleets.<fleet>]``. Prices, read
+by cost reports, are a list of their own, ``[[costs]]``.
 """
 
 from __future__ import annotations
@@ -10,12 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, RootModel, field_validator, model_validator
 
 from analytics.durations import parse_duration
 from analytics.vocabulary import FAMILIES
 from collector.config import Section
-from collector.schema import SEGMENT_DIMENSIONS
+from collector.schema import SEGMENT_DIMENSIONS, TIERS
 
 #: The threshold families of the tested metrics (``latency`` covers p50, p95 and p99).
 TESTED_METRICS = tuple(FAMILIES)
@@ -390,3 +391,93 @@ class Rules:
     min_baseline_attempts: int
     min_values: int
     thresholds: dict[str, MetricThreshold]
+
+
+#: The amounts a price may name, in the order the configuration reference lists them.
+PRICE_AMOUNTS = ("per_call", "per_1k_input_tokens", "per_1k_output_tokens", "per_node_hour")
+
+
+class Price(Section):
+    """One entry: what the attempts of a tier, or of one model on it, cost.
+
+    Amounts are currency units; an amount left out costs nothing, but an entry
+    must name at least one. A model's entry is that model's whole price; the
+    entry without ``model`` prices the tier's other models.
+    """
+
+    tier: str = Field(description="device, edge or cloud.")
+    model: str | None = Field(
+        default=None,
+        description="The model this price is for; without it, the tier's default price.",
+    )
+    per_call: float | None = Field(default=None, ge=0, description="Per attempt.")
+    per_1k_input_tokens: float | None = Field(
+        default=None, ge=0, description="Per 1,000 input tokens (gen_ai.usage.input_tokens)."
+    )
+    per_1k_output_tokens: float | None = Field(
+        default=None, ge=0, description="Per 1,000 output tokens (gen_ai.usage.output_tokens)."
+    )
+    per_node_hour: float | None = Field(
+        default=None,
+        ge=0,
+        description="Per hour an edge or cloud node (hybrid.node) served attempts, shared "
+        "among the tasks it served in that hour in proportion to their attempts.",
+    )
+
+    @field_validator("tier")
+    @classmethod
+    def _tier(cls, value: str) -> str:
+        if value not in TIERS:
+            raise ValueError(f"unknown tier {value!r}; tiers are {', '.join(TIERS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _amounts(self) -> Price:
+        if all(getattr(self, name) is None for name in PRICE_AMOUNTS):
+            raise ValueError(f"a price needs at least one of {', '.join(PRICE_AMOUNTS)}")
+        if self.tier == "device" and self.per_node_hour is not None:
+            raise ValueError("per_node_hour prices edge and cloud nodes; devices have none")
+        return self
+
+    def amount(self, name: str) -> float:
+        """One amount of this price; one it leaves out is 0."""
+        value = getattr(self, name)
+        return 0.0 if value is None else float(value)
+
+    def label(self) -> str:
+        """The tier, and the model when the price is for one, e.g. ``cloud model gpt-large``."""
+        return self.tier if self.model is None else f"{self.tier} model {self.model}"
+
+
+class CostSettings(RootModel[list[Price]]):
+    """Prices for cost reports (`tierwatch report --cost`, `/api/v1/costs`).
+
+    At most one entry per tier and model. Attempts of a tier without any price
+    (or of a model without one where its tier has no default) have an unknown cost.
+    """
+
+    root: list[Price] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _once(self) -> CostSettings:
+        seen: dict[tuple[str, str | None], int] = {}
+        for i, price in enumerate(self.root):
+            key = (price.tier, price.model)
+            if key in seen:
+                raise ValueError(
+                    f"entries {seen[key]} and {i} both price {price.label()}; keep one"
+                )
+            seen[key] = i
+        return self
+
+    def price_for(self, tier: str, model: str) -> Price | None:
+        """The price of ``model``'s attempts on ``tier``: its own, else the tier's default."""
+        default = None
+        for price in self.root:
+            if price.tier != tier:
+                continue
+            if price.model == model:
+                return price
+            if price.model is None:
+                default = price
+        return default

@@ -166,6 +166,53 @@ def read_buckets(
     return aggregates.combine(parts)
 
 
+def read_segment_hours(
+    conn: Connection,
+    *,
+    start: int,
+    end: int,
+    columns: Sequence[str],
+    fleet: str | None = None,
+) -> pd.DataFrame:
+    """Sums of ``columns`` over ``[start, end)`` per segment, hour and shadow flag.
+
+    Columns ``segment_id``, ``hour`` (Unix seconds, the start of the hour),
+    ``shadow`` and the sums, served and shadow attempts alike; no histograms.
+    """
+    watermark = read_watermark(conn)
+    floor = read_minute_floor(conn)
+    frames = []
+    for table, lo, hi in plan(start, end, watermark, floor):
+        time = table.c.hour if table is HOURLY_ROLLUPS else table.c.minute
+        hour = ((time // HOUR) * HOUR).label("hour")
+        query = (
+            select(
+                table.c.segment_id,
+                hour,
+                table.c.shadow,
+                *(cast(func.sum(table.c[c]), Float).label(c) for c in columns),
+            )
+            .where(time >= lo, time < hi)
+            .group_by(table.c.segment_id, hour, table.c.shadow)
+        )
+        if fleet is not None:
+            query = query.where(
+                table.c.segment_id.in_(select(SEGMENTS.c.id).where(SEGMENTS.c.fleet == fleet))
+            )
+        frames.append(
+            pd.DataFrame(
+                conn.execute(query).all(), columns=["segment_id", "hour", "shadow", *columns]
+            )
+        )
+    names = ["segment_id", "hour", "shadow", *columns]
+    if not frames:
+        return pd.DataFrame(columns=names)
+    # A period split between hourly and minute rows can meet in one hour: add those up.
+    frame = pd.concat(frames, ignore_index=True)
+    frame["shadow"] = frame["shadow"].astype(bool)
+    return frame.groupby(["segment_id", "hour", "shadow"], as_index=False)[list(columns)].sum()
+
+
 def _hist_concat(conn: Connection, column: Any) -> ColumnElement[Any]:
     value = func.nullif(column, "{}")
     if conn.dialect.name == "postgresql":

@@ -29,6 +29,7 @@ from collector.telemetry import CollectorMetrics
 from collector.workers import WorkerPool
 from tierwatch.api import (
     alerts,
+    costs,
     deliveries,
     health,
     hooks,
@@ -171,7 +172,7 @@ def create_app(
     app.state.alert_holder = alerting.holder
     app.include_router(build_router(receiver))
     app.include_router(summary.router)
-    for router in (health.router, tiers.router, versions.router, timeseries.router):
+    for router in (health.router, tiers.router, versions.router, timeseries.router, costs.router):
         app.include_router(router)
     for router in (alerts.router, deliveries.router, silences.router, hooks.router):
         app.include_router(router)

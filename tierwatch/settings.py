@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import os
 import tomllib
+from inspect import cleandoc
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, RootModel, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -24,7 +25,7 @@ from pydantic_settings import (
 )
 
 from analytics.alerting.config import AlertsSettings
-from analytics.config import AnalyticsSettings
+from analytics.config import AnalyticsSettings, CostSettings
 from collector.config import CollectorSettings, DatabaseSettings, PrivacySettings, Section
 from dashboard.config import DashboardSettings
 
@@ -73,6 +74,7 @@ class Settings(BaseSettings):
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
+    costs: CostSettings = Field(default_factory=CostSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -170,6 +172,17 @@ def reference() -> str:
     for name, field in Settings.model_fields.items():
         section = field.annotation
         assert isinstance(section, type) and issubclass(section, BaseModel)
+        if issubclass(section, RootModel):
+            # A list of tables, [[name]]: the list's rules, then each entry's keys.
+            (entry,) = get_args(section.model_fields["root"].annotation)
+            lines += [f"## [[{name}]]", "", cleandoc(section.__doc__ or ""), ""]
+            lines += [cleandoc(entry.__doc__ or ""), ""]
+            lines += ["| key | default | meaning |", "| --- | --- | --- |"]
+            for key, info in entry.model_fields.items():
+                default = "required" if info.is_required() else f"`{info.get_default()!r}`"
+                lines.append(f"| `{key}` | {default} | {info.description or ''} |")
+            lines.append("")
+            continue
         lines += [f"## [{name}]", "", (section.__doc__ or "").strip(), ""]
         lines += ["| key | default | meaning |", "| --- | --- | --- |"]
         defaults = section()

@@ -61,6 +61,40 @@ def test_precedence_defaults_file_environment_flags(
             '[privacy]\nsensitive_allowed_tiers = ["phone"]\n',
             "invalid setting privacy.sensitive_allowed_tiers: Value error, unknown tier 'phone'; tiers are device, edge, cloud",
         ),
+        # a price names a known tier
+        (
+            '[[costs]]\ntier = "phone"\nper_call = 1\n',
+            "invalid setting costs.0.tier: Value error, unknown tier 'phone'; tiers are device, edge, cloud",
+        ),
+        # amounts are not negative
+        (
+            '[[costs]]\ntier = "cloud"\nper_call = -0.5\n',
+            "invalid setting costs.0.per_call: Input should be greater than or equal to 0",
+        ),
+        # a misspelt amount is named
+        (
+            '[[costs]]\ntier = "cloud"\nper_cal = 1\n',
+            "invalid setting costs.0.per_cal: Extra inputs are not permitted",
+        ),
+        # a price without an amount
+        (
+            '[[costs]]\ntier = "edge"\n',
+            "invalid setting costs.0: Value error, a price needs at least one of per_call, "
+            "per_1k_input_tokens, per_1k_output_tokens, per_node_hour",
+        ),
+        # devices have no nodes to pay by the hour
+        (
+            '[[costs]]\ntier = "device"\nper_node_hour = 1\n',
+            "invalid setting costs.0: Value error, per_node_hour prices edge and cloud nodes; "
+            "devices have none",
+        ),
+        # one price per tier and model
+        (
+            '[[costs]]\ntier = "cloud"\nper_call = 1\n'
+            '[[costs]]\ntier = "cloud"\nmodel = "m"\nper_call = 2\n'
+            '[[costs]]\ntier = "cloud"\nmodel = "m"\nper_call = 3\n',
+            "invalid setting costs: Value error, entries 1 and 2 both price cloud model m; keep one",
+        ),
     ],
 )
 def test_invalid_settings_name_the_key(tmp_path: Path, toml: str, message: str) -> None:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, HTTPException, Request
 from sqlalchemy import Connection, Engine
 
-from analytics.config import AnalyticsSettings
+from analytics.config import AnalyticsSettings, CostSettings
 from collector.auth import Principal
 from collector.errors import IngestError
 from collector.schema import SEGMENT_DIMENSIONS
@@ -27,6 +27,10 @@ def _connection(request: Request) -> Iterator[Connection]:
 
 def _analytics_settings(request: Request) -> AnalyticsSettings:
     return request.app.state.settings.analytics
+
+
+def _prices(request: Request) -> CostSettings:
+    return request.app.state.settings.costs
 
 
 def _principal(
@@ -71,6 +75,8 @@ EngineDep = Annotated[Engine, Depends(_engine)]
 ConnectionDep = Annotated[Connection, Depends(_connection)]
 #: The ``[analytics]`` section of the app's settings.
 SettingsDep = Annotated[AnalyticsSettings, Depends(_analytics_settings)]
+#: The ``[[costs]]`` price list of the app's settings.
+PricesDep = Annotated[CostSettings, Depends(_prices)]
 ReadAuth = Annotated[Principal, Depends(_reader)]
 #: Writes that change alerting (silences, test notifications): admin tokens only.
 AdminAuth = Annotated[Principal, Depends(_admin)]
@@ -118,6 +124,8 @@ VersionsQueryDep = Annotated[
 ]
 #: ``/tiers``: local tiers against the cloud, for one task or all.
 TiersQueryDep = Annotated[ReportQuery, _report_query("window", "end", "fleet", "task")]
+#: ``/costs``: a week unless told otherwise.
+CostsQueryDep = Annotated[ReportQuery, _report_query("window", "end", "fleet", default_window="7d")]
 #: ``/timeseries``: one segment, named by any of the dimensions.
 SeriesQueryDep = Annotated[ReportQuery, _report_query("window", "end", *SEGMENT_DIMENSIONS)]
 #: ``/versions/series``: a day unless told otherwise.

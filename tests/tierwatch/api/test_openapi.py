@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from analytics.attribution import Contribution
+from analytics.costs import CostBucket, CostLine, FleetCosts
 from analytics.findings import Finding, SegmentHealth
 from analytics.tiers import Difference, ShadowAgreement, TierComparison
 from analytics.versions import CanaryComparison, StuckDevice, VersionDrift, VersionShare
@@ -20,6 +21,7 @@ PARAMETERS = {
         ("window", "baseline", "end", "by", "fleet", "severity"), False
     ),
     "/api/v1/tiers": dict.fromkeys(("window", "end", "fleet", "task"), False),
+    "/api/v1/costs": dict.fromkeys(("window", "end", "fleet", "bucket"), False),
     "/api/v1/versions": dict.fromkeys(("window", "baseline", "end", "fleet", "model"), False),
     "/api/v1/versions/series": {
         **dict.fromkeys(("window", "end", "fleet", "step"), False),
@@ -37,6 +39,7 @@ def test_openapi_documents_the_read_endpoints(client: TestClient) -> None:
         "/api/v1/health",
         "/api/v1/findings",
         "/api/v1/tiers",
+        "/api/v1/costs",
         "/api/v1/versions",
         "/api/v1/versions/series",
         "/api/v1/timeseries",
@@ -65,6 +68,9 @@ def test_each_endpoint_takes_its_own_parameters(client: TestClient, path: str) -
         StuckDevice,
         CanaryComparison,
         VersionDrift,
+        CostLine,
+        CostBucket,
+        FleetCosts,
     ],
 )
 def test_schemas_are_the_analytics_dataclasses(client: TestClient, result: type) -> None:
@@ -77,5 +83,10 @@ def test_schemas_are_the_analytics_dataclasses(client: TestClient, result: type)
 
 def test_times_are_documented_as_date_times(client: TestClient) -> None:
     schemas = client.get("/openapi.json").json()["components"]["schemas"]
-    for name, field in (("TimeRange", "start"), ("TimeRange", "end"), ("StuckDevice", "last_seen")):
+    for name, field in (
+        ("TimeRange", "start"),
+        ("TimeRange", "end"),
+        ("StuckDevice", "last_seen"),
+        ("CostBucket", "start"),
+    ):
         assert schemas[name]["properties"][field]["format"] == "date-time", (name, field)
