@@ -43,8 +43,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from analytics.advice_rollups import ADVICE_BUCKETS, BucketSums, latency_buckets
+from analytics.config import CostSettings
 from analytics.histograms import LATENCY_BINS, LATENCY_OFFSET, LATENCY_VALUES
-from analytics.prices import Price, attempt_price
+from analytics.times import TimeRange
 
 Z95 = 1.959963984540054
 #: Labelled cloud answers a bucket needs before its own cloud outcome is used, not the pooled one.
@@ -138,6 +139,8 @@ class Advice:
     recommended: AdvicePoint | None
     reason: str
     notes: list[str] = field(default_factory=list)
+    #: The whole hours read, set by :func:`analytics.advice_report.advice_report`.
+    window: TimeRange | None = None
 
 
 @dataclass(frozen=True)
@@ -240,6 +243,28 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
         return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1), 0.0)
 
 
+def attempt_price(
+    prices: CostSettings,
+    *,
+    tier: str,
+    model: str | None,
+    input_tokens: float = 0.0,
+    output_tokens: float = 0.0,
+) -> float | None:
+    """One attempt's price with these (mean) token counts; ``None`` when nothing prices it.
+
+    ``per_node_hour`` plays no part: no routing threshold changes what a node costs an hour.
+    """
+    entry = prices.price_for(tier, model or "")
+    if entry is None:
+        return None
+    return (
+        entry.amount("per_call")
+        + entry.amount("per_1k_input_tokens") * input_tokens / 1000.0
+        + entry.amount("per_1k_output_tokens") * output_tokens / 1000.0
+    )
+
+
 @dataclass(frozen=True)
 class _Prices:
     """Unit prices of the what-if: a local attempt, and a cloud call per bucket and when forced."""
@@ -251,7 +276,7 @@ class _Prices:
 
 
 def _unit_prices(
-    data: BucketSums, *, prices: Sequence[Price], tier: str, cloud_model: str | None
+    data: BucketSums, *, prices: CostSettings, tier: str, cloud_model: str | None
 ) -> _Prices | None:
     """What each attempt costs, or ``None`` when the price list does not price the cloud."""
     s = data.sums
@@ -301,7 +326,7 @@ def replay(
     *,
     tier: str,
     goals: Goals,
-    prices: Sequence[Price] = (),
+    prices: CostSettings | None = None,
     cloud_model: str | None = None,
     options: ReplayOptions | None = None,
 ) -> tuple[list[AdvicePoint], int, float, list[str]]:
@@ -391,12 +416,14 @@ def replay(
         )
 
     # Cost and energy per request.
-    unit = _unit_prices(data, prices=prices, tier=tier, cloud_model=cloud_model) if prices else None
+    unit = None
+    if prices is not None and prices.root:
+        unit = _unit_prices(data, prices=prices, tier=tier, cloud_model=cloud_model)
     if unit is not None:
         notes.extend(unit.notes)
         escalated_cost = _prefix(governed * unit.cloud)
         fixed_cost = total * unit.local + forced_cloud * unit.forced
-    elif prices:
+    elif prices is not None and prices.root:
         notes.append("the price list has no entry for tier cloud: costs are unknown")
     energy_n = float(s["energy_count"].sum())
     energy_local = float(s["energy_mj_sum"].sum()) / energy_n * total if energy_n else None
@@ -573,7 +600,7 @@ def advise(
     fleet: str | None,
     tier: str,
     goals: Goals,
-    prices: Sequence[Price] = (),
+    prices: CostSettings | None = None,
     cloud_model: str | None = None,
     options: ReplayOptions | None = None,
 ) -> Advice:

@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import Engine, text
 
 import tierwatch
+from analytics.advice_rollups import fold_advice
 from analytics.alerting import lease
 from analytics.alerting.service import AlertService
 from analytics.compaction import compact
@@ -28,6 +29,7 @@ from collector.receive import Admission, BodyReads, Ingest, Receiver, build_rout
 from collector.telemetry import CollectorMetrics
 from collector.workers import WorkerPool
 from tierwatch.api import (
+    advice,
     alerts,
     costs,
     deliveries,
@@ -174,6 +176,7 @@ def create_app(
     app.include_router(summary.router)
     for router in (health.router, tiers.router, versions.router, timeseries.router, costs.router):
         app.include_router(router)
+    app.include_router(advice.router)
     for router in (alerts.router, deliveries.router, silences.router, hooks.router):
         app.include_router(router)
     app.include_router(tokens.router)
@@ -279,7 +282,8 @@ async def _log_summary_loop(metrics: CollectorMetrics) -> None:
 
 
 async def _compaction_loop(engine: Engine, settings: Settings) -> None:
-    """Fold closed hours into hourly rollups now and then (reports read less); 0 turns it off."""
+    """Fold closed hours into hourly rollups now and then (reports read less), and closed
+    hours of attempts into advice rollups (the routing what-if); 0 turns it off."""
     analytics = settings.analytics
     if analytics.compaction_interval_seconds <= 0:
         return
@@ -297,6 +301,17 @@ async def _compaction_loop(engine: Engine, settings: Settings) -> None:
             )
         except Exception:
             log.exception("compacting rollups failed; will try again")
+        try:
+            await anyio.to_thread.run_sync(
+                lambda: fold_advice(
+                    engine,
+                    now=int(time.time()),
+                    grace_seconds=analytics.compaction_grace_seconds,
+                    recheck_hours=analytics.compaction_recheck_hours,
+                )
+            )
+        except Exception:
+            log.exception("folding attempts for advice failed; will try again")
 
 
 #: Environment variable through which ``serve --workers N`` hands settings to each worker.

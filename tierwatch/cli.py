@@ -8,6 +8,7 @@ import sys
 import click
 
 from simulator.cli import simulate
+from tierwatch.advice_cli import advise
 from tierwatch.alerts_cli import COMMANDS as ALERT_COMMANDS
 from tierwatch.cli_base import Group, adopt, load, open_engine
 from tierwatch.token_cli import token
@@ -219,7 +220,8 @@ def report(
 @_db_option
 @click.pass_context
 def db_compact(ctx: click.Context, db: str | None) -> None:
-    """Fold closed hours of minute rollups into hourly rollups (the server does it on its own).
+    """Fold closed hours of minute rollups into hourly rollups, and of attempts into advice
+    rollups (the server does both on its own).
 
     \b
     Example:
@@ -227,6 +229,7 @@ def db_compact(ctx: click.Context, db: str | None) -> None:
     """
     import time
 
+    from analytics.advice_rollups import fold_advice
     from analytics.compaction import compact
 
     settings = load(ctx, **{"database.url": db})
@@ -237,7 +240,14 @@ def db_compact(ctx: click.Context, db: str | None) -> None:
             grace_seconds=settings.analytics.compaction_grace_seconds,
             recheck_hours=settings.analytics.compaction_recheck_hours,
         )
+        folded = fold_advice(
+            engine,
+            now=int(time.time()),
+            grace_seconds=settings.analytics.compaction_grace_seconds,
+            recheck_hours=settings.analytics.compaction_recheck_hours,
+        )
     click.echo(f"compacted {hours} hour{'s' if hours != 1 else ''} of rollups")
+    click.echo(f"folded {folded} hour{'s' if folded != 1 else ''} of attempts for advice")
 
 
 @db.command("prune")
@@ -328,8 +338,8 @@ def _redacted(url: str) -> str:
 
 # The simulator lives in its own package; its command is registered here.
 main.add_command(adopt(simulate))
-# So do the alerting commands (alerts, silence, hook, deliveries) and the token commands.
-for _command in (*ALERT_COMMANDS, token):
+# So do the alerting commands (alerts, silence, hook, deliveries), the token commands and advise.
+for _command in (*ALERT_COMMANDS, token, advise):
     main.add_command(_command)
 
 

@@ -126,6 +126,10 @@ VersionsQueryDep = Annotated[
 TiersQueryDep = Annotated[ReportQuery, _report_query("window", "end", "fleet", "task")]
 #: ``/costs``: a week unless told otherwise.
 CostsQueryDep = Annotated[ReportQuery, _report_query("window", "end", "fleet", default_window="7d")]
+#: ``/advice``: one task's what-if over a week unless told otherwise.
+AdviceQueryDep = Annotated[
+    ReportQuery, _report_query("window", "end", "fleet", "task", default_window="7d")
+]
 #: ``/timeseries``: one segment, named by any of the dimensions.
 SeriesQueryDep = Annotated[ReportQuery, _report_query("window", "end", *SEGMENT_DIMENSIONS)]
 #: ``/versions/series``: a day unless told otherwise.

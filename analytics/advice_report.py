@@ -1,0 +1,78 @@
+"""The routing what-if of one task from the store: read the advice rollups, replay, recommend.
+
+The one entry point the API, the CLI and the dashboard share. It reads whole
+hours that the advice pass has folded (:mod:`analytics.advice_rollups`): the
+window's start moves forward and its end back to whole hours, and hours not
+folded yet are simply absent (the response's ``hours`` says how many there were).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, select
+
+from analytics.advice import Advice, Goals, NoAdviceData, ReplayOptions, advise
+from analytics.advice_rollups import LOCAL_TIERS, local_tiers, read_buckets
+from analytics.config import CostSettings
+from analytics.rollups import HOUR
+from analytics.times import TimeRange
+from collector.schema import SEGMENTS
+
+
+class UnknownTier(ValueError):
+    """The tier asked for is not a local tier (device or edge)."""
+
+
+def _cloud_model(conn: Connection, *, task: str, fleet: str | None) -> str | None:
+    """The task's cloud model when it has exactly one, for its price."""
+    query = select(SEGMENTS.c.model).where(SEGMENTS.c.tier == "cloud", SEGMENTS.c.task == task)
+    if fleet is not None:
+        query = query.where(SEGMENTS.c.fleet == fleet)
+    models = {str(m) for (m,) in conn.execute(query.distinct())}
+    return models.pop() if len(models) == 1 else None
+
+
+def advice_report(
+    conn: Connection,
+    *,
+    task: str,
+    start: datetime,
+    end: datetime,
+    goals: Goals,
+    prices: CostSettings | None = None,
+    fleet: str | None = None,
+    tier: str | None = None,
+    options: ReplayOptions | None = None,
+) -> Advice:
+    """The what-if of ``task`` over the whole hours in ``[start, end)``.
+
+    Without ``tier``, the local tier with the most attempts. Raises
+    :class:`NoAdviceData` when no local attempt with a confidence was folded for
+    the task, and :class:`UnknownTier` for a tier that is not local.
+    """
+    if tier is not None and tier not in LOCAL_TIERS:
+        raise UnknownTier(tier)
+    first = -(-int(start.timestamp()) // HOUR) * HOUR
+    last = int(end.timestamp()) // HOUR * HOUR
+    if tier is None:
+        tiers = local_tiers(conn, task=task, start=first, end=last, fleet=fleet)
+        if not tiers:
+            raise NoAdviceData(task)
+        tier = tiers[0]
+    data = read_buckets(conn, task=task, tier=tier, start=first, end=last, fleet=fleet)
+    if data.sums["attempts"].sum() <= 0:
+        raise NoAdviceData(task)
+    advice = advise(
+        data,
+        task=task,
+        fleet=fleet,
+        tier=tier,
+        goals=goals,
+        prices=prices,
+        cloud_model=_cloud_model(conn, task=task, fleet=fleet),
+        options=options,
+    )
+    window = TimeRange(datetime.fromtimestamp(first, UTC), datetime.fromtimestamp(last, UTC))
+    return replace(advice, window=window)
