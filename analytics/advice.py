@@ -385,10 +385,9 @@ def replay(
     variance_own += _prefix(np.where(cloud_own, governed**2 * cloud_var / np.maximum(cq_n, 1), 0.0))
     pooled_weight = _prefix(np.where(cloud_pooled, governed, 0.0))
     variance = variance_own + pooled_weight**2 * (pooled_var / pooled_n if pooled_n else 0.0)
-    labelled = (
-        _suffix(lq_n)
-        + _prefix(np.where(cloud_own, cq_n, 0.0))
-        + np.where(pooled_weight > 0, pooled_n, 0)
+    # The pooled estimate rests on every labelled cloud answer, the buckets' own among them.
+    labelled = _suffix(lq_n) + np.where(
+        pooled_weight > 0, pooled_n, _prefix(np.where(cloud_own, cq_n, 0.0))
     )
 
     # End-to-end latency: local alone, local plus what an escalation adds, forced as they were.

@@ -32,7 +32,8 @@ def render_advice(advice: Advice) -> str:
     if advice.fleet is not None:
         who += f", fleet {advice.fleet}"
     lines = [
-        f"advice for {who}: {advice.attempts} local attempts over {advice.hours} hours "
+        f"advice for {who}: {advice.attempts} local attempts over {advice.hours} "
+        f"hour{'' if advice.hours == 1 else 's'} "
         f"({advice.forced_share:.1%} fall back whatever the threshold)",
         f"current threshold {advice.current.threshold:.2f} "
         f"(explains {advice.current_fit:.1%} of the recorded attempts)",
@@ -53,6 +54,6 @@ def render_advice(advice: Advice) -> str:
     if advice.recommended is None:
         lines.append(f"no recommendation: {advice.reason}")
     else:
-        lines.append(f"recommended threshold {advice.recommended.threshold:.2f}: {advice.reason}")
+        lines.append(f"recommended: {advice.reason}")
     lines += [f"note: {note}" for note in advice.notes]
     return "\n".join(lines) + "\n"
