@@ -298,8 +298,8 @@ def _notes(frame: pd.DataFrame, prices: CostSettings, missing: list[str]) -> lis
     notes = []
     if missing:
         notes.append(
-            f"no price for {', '.join(missing)}: the cost of their attempts, and of every "
-            "total that holds them, is unknown"
+            f"no price for {', '.join(missing)}: the cost of those attempts is unknown, "
+            "and so is every total that holds them"
         )
     nameless = frame[frame["tier"].isin(NODE_TIERS) & (frame["node"] == "")]
     for tier in NODE_TIERS:

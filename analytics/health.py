@@ -29,7 +29,13 @@ from analytics.judge import Observed, judge
 from analytics.metrics import AllowedTiers
 from analytics.rollups import read_aggregates, read_buckets, read_segments, read_watermark
 from analytics.summary import folded_warnings, read_folded
-from analytics.units import Units, count_segments, plan_units, read_unit_aggregates
+from analytics.units import (
+    Units,
+    count_segments,
+    plan_units,
+    read_unit_aggregates,
+    read_unit_periods,
+)
 from analytics.vocabulary import metric as vocabulary_metric
 from analytics.wording import silence_text
 from collector.cardinality import OVERFLOW
@@ -145,30 +151,17 @@ def health_report(
     else:
         segments = read_segments(conn, fleet=fleet)
 
-    def read(period: Period) -> Aggregates:
-        if units is not None:
-            return read_unit_aggregates(
-                conn,
-                units,
-                start=to_unix(period.start),
-                end=to_unix(period.end),
-                fleet=fleet,
-                watermark=watermark,
-            )
-        return read_aggregates(
-            conn,
-            start=to_unix(period.start),
-            end=to_unix(period.end),
-            fleet=fleet,
-            watermark=watermark,
-        )
-
-    days = tuple(read(p) for p in plan.days) if not plan.explicit or plan.reference else ()
-    known = dict(zip(plan.days, days, strict=False))
+    read = _PeriodReader(conn, units, fleet=fleet, watermark=watermark)
+    read_days = not plan.explicit or bool(plan.reference)
+    # Every period the report certainly needs, read together (in parallel for units).
+    read.prefetch(
+        [plan.window, plan.preceding, *(plan.days if read_days else ())]
+        + [p for periods in (plan.reference or {}).values() for p in periods]
+    )
+    days = tuple(read(p) for p in plan.days) if read_days else ()
 
     def pooled(periods: Sequence[Period]) -> Aggregates:
-        # The default reference is one of the calendar's days: read once.
-        return aggregates.combine([known[p] if p in known else read(p) for p in periods])
+        return aggregates.combine([read(p) for p in periods])
 
     reference = None
     if plan.reference:
@@ -183,11 +176,10 @@ def health_report(
             reference = aggregates.combine([aggregates.reindex(reference, others), mine])
     window_aggs = read(plan.window)
     # The slices of the period before the window serve segments whose calendar is short.
-    slices = (
-        tuple(read(p) for p in plan.slices)
-        if plan.slices and short_history(window_aggs, days, settings.seasonal_min_days)
-        else ()
-    )
+    slices: tuple[Aggregates, ...] = ()
+    if plan.slices and short_history(window_aggs, days, settings.seasonal_min_days):
+        read.prefetch(plan.slices)
+        slices = tuple(read(p) for p in plan.slices)
     observed = Observed(
         segments=segments,
         window=window_aggs,
@@ -202,6 +194,49 @@ def health_report(
     )
     report = dataclasses.replace(report, warnings=warnings)
     return _with_onsets(conn, report, segments, plan=plan, fleet=fleet, by_key=units is not None)
+
+
+class _PeriodReader:
+    """A report's reads of periods: each period once, the units' several at a time."""
+
+    def __init__(
+        self, conn: Connection, units: Units | None, *, fleet: str | None, watermark: int | None
+    ) -> None:
+        self._conn = conn
+        self._units = units
+        self._fleet = fleet
+        self._watermark = watermark
+        self._read: dict[Period, Aggregates] = {}
+
+    def prefetch(self, periods: Sequence[Period]) -> None:
+        """Read the periods not read yet; with units, on several connections at once."""
+        todo = list(dict.fromkeys(p for p in periods if p not in self._read))
+        if self._units is None or len(todo) <= 1:
+            return
+        spans = [(to_unix(p.start), to_unix(p.end)) for p in todo]
+        read = read_unit_periods(
+            self._conn, self._units, spans, fleet=self._fleet, watermark=self._watermark
+        )
+        self._read.update(zip(todo, read, strict=True))
+
+    def __call__(self, period: Period) -> Aggregates:
+        if period not in self._read:
+            start, end = to_unix(period.start), to_unix(period.end)
+            if self._units is not None:
+                got = read_unit_aggregates(
+                    self._conn,
+                    self._units,
+                    start=start,
+                    end=end,
+                    fleet=self._fleet,
+                    watermark=self._watermark,
+                )
+            else:
+                got = read_aggregates(
+                    self._conn, start=start, end=end, fleet=self._fleet, watermark=self._watermark
+                )
+            self._read[period] = got
+        return self._read[period]
 
 
 def units_warnings(units: Units, by: Sequence[str]) -> list[str]:

@@ -16,12 +16,15 @@ sub-segments and parts of a segment are not checked for silence.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import Connection, Float, case, cast, func, literal, select, tuple_, union_all
+from sqlalchemy.pool import SingletonThreadPool, StaticPool
 from sqlalchemy.sql.elements import ColumnElement
 
 from analytics import aggregates
@@ -178,6 +181,46 @@ def read_unit_aggregates(
         rows.sort(key=lambda r: r[0])
         parts.append(to_aggregates(rows))
     return aggregates.combine(parts)
+
+
+def read_unit_periods(
+    conn: Connection,
+    units: Units,
+    spans: Sequence[tuple[int, int]],
+    *,
+    fleet: str | None,
+    watermark: int | None,
+    workers: int | None = None,
+) -> list[Aggregates]:
+    """:func:`read_unit_aggregates` for each ``(start, end)`` of ``spans``, in that order.
+
+    Summing a period is the database's work (tens of column sums per rollup row),
+    and both SQLite and PostgreSQL do it without holding Python's lock, so the
+    periods are read on up to ``workers`` connections at once (``None``: one per
+    core, up to four). A database only one connection can see (SQLite in memory)
+    is read in turn on ``conn``.
+    """
+    workers = workers or min(4, os.cpu_count() or 1)
+    if workers <= 1 or len(spans) <= 1 or not _opens_more(conn):
+        return [
+            read_unit_aggregates(conn, units, start=lo, end=hi, fleet=fleet, watermark=watermark)
+            for lo, hi in spans
+        ]
+    engine = conn.engine
+
+    def one(span: tuple[int, int]) -> Aggregates:
+        with engine.connect() as other:
+            return read_unit_aggregates(
+                other, units, start=span[0], end=span[1], fleet=fleet, watermark=watermark
+            )
+
+    with ThreadPoolExecutor(min(workers, len(spans)), thread_name_prefix="units") as pool:
+        return list(pool.map(one, spans))
+
+
+def _opens_more(conn: Connection) -> bool:
+    """Whether other connections of ``conn``'s engine see the same database."""
+    return not isinstance(conn.engine.pool, StaticPool | SingletonThreadPool)
 
 
 def _unit_columns(units: Units) -> list[ColumnElement[Any]]:

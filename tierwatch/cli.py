@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import click
 
@@ -12,6 +14,9 @@ from tierwatch.advice_cli import advise
 from tierwatch.alerts_cli import COMMANDS as ALERT_COMMANDS
 from tierwatch.cli_base import Group, adopt, load, open_engine
 from tierwatch.token_cli import token
+
+if TYPE_CHECKING:
+    from tierwatch.settings import Settings
 
 log = logging.getLogger("tierwatch")
 
@@ -138,7 +143,9 @@ def db_upgrade(ctx: click.Context, db: str | None) -> None:
 
 
 @main.command()
-@click.option("--window", metavar="DURATION", help="The period judged (default 1h).")
+@click.option(
+    "--window", metavar="DURATION", help="The period judged (default 1h; with --cost, 7d)."
+)
 @click.option(
     "--baseline",
     metavar="DURATION",
@@ -153,7 +160,23 @@ def db_upgrade(ctx: click.Context, db: str | None) -> None:
     "fleet, tier, task, model, model_version, device_model, region, app_version, node.",
 )
 @click.option("--fleet", metavar="FLEET", help="Only this fleet.")
-@click.option("--json", "as_json", is_flag=True, help="Print the JSON of /api/v1/health.")
+@click.option(
+    "--cost",
+    is_flag=True,
+    help="A cost note per fleet instead: cost and energy per task and tier, priced with "
+    "[[costs]] (as /api/v1/costs).",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "markdown"]),
+    default="text",
+    show_default=True,
+    help="Layout of the cost note (--cost).",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the JSON of /api/v1/health (or /api/v1/costs)."
+)
 @_db_option
 @click.pass_context
 def report(
@@ -163,16 +186,20 @@ def report(
     end: str | None,
     by: str | None,
     fleet: str | None,
+    cost: bool,
+    output_format: str,
     as_json: bool,
     db: str | None,
 ) -> None:
     """Judge every segment: statuses and findings, window against baseline.
 
-    Exits 0 even when segments are degraded; use --json for scripts.
+    Exits 0 even when segments are degraded; use --json for scripts. With
+    --cost, what each fleet's tasks cost on each tier instead.
 
     \b
-    Example:
+    Examples:
       tierwatch report --window 1h --baseline 24h --by tier,device_model
+      tierwatch report --cost --window 7d --fleet acme --format markdown
     """
     import json
     from datetime import UTC, datetime
@@ -185,12 +212,21 @@ def report(
 
     settings = load(ctx, **{"database.url": db})
     analytics = settings.analytics
+    if cost:
+        given = [name for name, value in (("--baseline", baseline), ("--by", by)) if value]
+        if given:
+            raise click.UsageError(f"{given[0]} does not apply to --cost")
+    elif output_format != "text":
+        raise click.UsageError("--format markdown applies to --cost only")
     try:
-        window_td = parse_duration(window or analytics.default_window)
+        window_td = parse_duration(window or ("7d" if cost else analytics.default_window))
         baseline_td = parse_duration(baseline) if baseline else None
         end_dt = parse_time(end) if end else datetime.now(UTC)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+    if cost:
+        _cost_note(settings, window_td, end_dt, fleet, output_format, as_json)
+        return
     dims = [d.strip() for d in by.split(",") if d.strip()] if by else analytics.default_by
     unknown = [d for d in dims if d not in SEGMENT_DIMENSIONS]
     if unknown:
@@ -214,6 +250,29 @@ def report(
         click.echo(json.dumps(body, indent=2))
     else:
         click.echo(render_report(result), nl=False)
+
+
+def _cost_note(
+    settings: Settings,
+    window: timedelta,
+    end: datetime,
+    fleet: str | None,
+    output_format: str,
+    as_json: bool,
+) -> None:
+    """``report --cost``: the cost note of each fleet, or its JSON."""
+    import json
+
+    from analytics.cost_note import render_costs
+    from analytics.costs import cost_report
+    from tierwatch.api.costs import CostsResponse
+
+    with open_engine(settings) as engine, engine.connect() as conn:
+        result = cost_report(conn, end=end, window=window, prices=settings.costs, fleet=fleet)
+    if as_json:
+        click.echo(json.dumps(CostsResponse.of(result).model_dump(mode="json"), indent=2))
+    else:
+        click.echo(render_costs(result, format=output_format), nl=False)
 
 
 @db.command("compact")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
+import pandas as pd
 import pytest
 from sqlalchemy import Engine
 
 from analytics.compaction import compact
 from analytics.config import CostSettings
-from analytics.costs import CostLine, CostReport, cost_report
+from analytics.costs import CostLine, CostReport, cost_report, price_attempts
 from tests.analytics.attempts import attempt, store
 from tests.analytics.priced_fleet import END_S, H1, H2, PRICES, write_priced_fleet
 
@@ -130,8 +132,8 @@ def test_unpriced_tiers_and_models_make_costs_unknown(engine: Engine) -> None:
     assert fleet.total.energy_mj_per_request == pytest.approx(140 / 9)
     assert fleet.unpriced == ["device", "cloud model small"]
     assert fleet.notes == [
-        "no price for device, cloud model small: the cost of their attempts, and of every "
-        "total that holds them, is unknown"
+        "no price for device, cloud model small: the cost of those attempts is unknown, "
+        "and so is every total that holds them"
     ]
     assert fleet.driver == (
         "chat on the edge tier costs the most: 0.8750 (the total is unknown), "
@@ -162,3 +164,56 @@ def test_empty_window(engine: Engine) -> None:
     report = _report(engine)
     assert report.fleets == []
     assert (report.window.start, report.window.end) == (END - timedelta(hours=2), END)
+
+
+def _rows(*rows: tuple[str, str, str, int, bool, int, int]) -> pd.DataFrame:
+    """Segment hours: (tier, model, node, hour, shadow, attempts, fallbacks), fleet f, task t."""
+    frame = pd.DataFrame(
+        rows, columns=["tier", "model", "node", "hour", "shadow", "attempts", "fallbacks"]
+    )
+    frame["fleet"], frame["task"] = "f", "t"
+    for column in ("requests", "cloud_escalations", "input_tokens_sum", "output_tokens_sum"):
+        frame[column] = 0
+    return frame
+
+
+NODE_PRICES = CostSettings.model_validate(
+    [
+        {"tier": "edge", "per_node_hour": 2.0},
+        {"tier": "edge", "model": "a", "per_node_hour": 1.0},
+        {"tier": "edge", "model": "c", "per_call": 0.25},
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("rows", "costs"),
+    [
+        # one node-hour, two models: each share at its own model's price (1/4 * 1, 3/4 * 2)
+        ((("edge", "a", "n", 0, False, 1, 0), ("edge", "b", "n", 0, False, 3, 0)), [0.25, 1.5]),
+        # shadow attempts take their share of the node-hour, all of it wasted
+        ((("edge", "b", "n", 0, False, 1, 0), ("edge", "b", "n", 0, True, 1, 0)), [1.0, 1.0]),
+        # two nodes, two hours: four node-hours, none shared
+        (
+            (
+                ("edge", "b", "n", 0, False, 2, 0),
+                ("edge", "b", "m", 0, False, 2, 0),
+                ("edge", "b", "n", 3600, False, 2, 0),
+                ("edge", "b", "m", 3600, False, 2, 0),
+            ),
+            [2.0, 2.0, 2.0, 2.0],
+        ),
+        # a model priced per call only pays no node-hour, but counts in the node's attempts
+        ((("edge", "c", "n", 0, False, 2, 0), ("edge", "b", "n", 0, False, 2, 0)), [0.5, 1.0]),
+        # the cloud has no price: unknown
+        ((("cloud", "x", "n", 0, False, 1, 0),), [None]),
+    ],
+)
+def test_node_hours_are_shared(
+    rows: tuple[tuple[str, str, str, int, bool, int, int], ...], costs: list[float | None]
+) -> None:
+    priced = price_attempts(_rows(*rows), NODE_PRICES)
+    assert [None if np.isnan(c) else c for c in priced["cost"]] == costs
+    # a shadow row's whole cost is spent on shadows
+    shadow = priced["shadow"]
+    assert priced.loc[shadow, "shadow_cost"].tolist() == priced.loc[shadow, "cost"].tolist()

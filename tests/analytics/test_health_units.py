@@ -176,3 +176,31 @@ def test_the_metrics_frame_of_many_segments_is_bounded_too(engine: Engine) -> No
     assert len(frame) == 21
     assert frame["attempts"].sum() == total
     assert (frame["task"] == OVERFLOW).sum() == 1
+
+
+def test_periods_read_at_once_are_the_periods_read_in_turn(engine: Engine) -> None:
+    _fill(engine)
+    spans = [
+        (END - 3600, END),
+        (END - 7200, END - 3600),
+        (END - 10800, END - 7200),
+        (END - 60, END),
+    ]
+    with engine.connect() as conn:
+        planned = units.plan_units(
+            conn, by=["tier", "task"], fleet=None, start=END - 7200, end=END,
+            max_groups=20, watermark=None,
+        )  # fmt: skip
+        in_turn = units.read_unit_periods(
+            conn, planned, spans, fleet=None, watermark=None, workers=1
+        )
+        at_once = units.read_unit_periods(
+            conn, planned, spans, fleet=None, watermark=None, workers=3
+        )
+    assert [len(a) for a in in_turn] == [22, 22, 0, 0]
+    for one, other in zip(in_turn, at_once, strict=True):
+        assert one.labels.tolist() == other.labels.tolist()
+        assert one.sums.tolist() == other.sums.tolist()
+        assert one.latency.tolist() == other.latency.tolist()
+    # the first hour holds every segment's minute: 1 + 2 + ... + 300 attempts
+    assert in_turn[0].column("attempts").sum() == 45_150
