@@ -18,7 +18,7 @@ from analytics.advice_rollups import LOCAL_TIERS, local_tiers, read_buckets
 from analytics.config import CostSettings
 from analytics.rollups import HOUR
 from analytics.times import TimeRange
-from collector.schema import SEGMENTS
+from collector.schema import ADVICE_ROLLUPS, SEGMENTS
 
 
 class UnknownTier(ValueError):
@@ -32,6 +32,19 @@ def _cloud_model(conn: Connection, *, task: str, fleet: str | None) -> str | Non
         query = query.where(SEGMENTS.c.fleet == fleet)
     models = {str(m) for (m,) in conn.execute(query.distinct())}
     return models.pop() if len(models) == 1 else None
+
+
+def advice_tasks(
+    conn: Connection, *, start: datetime, end: datetime, fleet: str | None
+) -> list[str]:
+    """The tasks with folded local attempts in the whole hours of ``[start, end)``, sorted."""
+    first = -(-int(start.timestamp()) // HOUR) * HOUR
+    last = int(end.timestamp()) // HOUR * HOUR
+    table = ADVICE_ROLLUPS
+    query = select(table.c.task).where(table.c.hour >= first, table.c.hour + HOUR <= last)
+    if fleet is not None:
+        query = query.where(table.c.fleet == fleet)
+    return sorted(str(t) for (t,) in conn.execute(query.distinct()))
 
 
 def advice_report(

@@ -16,7 +16,7 @@ from dash import Dash, html
 from flask import Flask, request
 from sqlalchemy import Engine
 
-from analytics.config import AnalyticsSettings
+from analytics.config import AnalyticsSettings, CostSettings
 from collector.config import PrivacySettings
 from dashboard import auth, shell
 from dashboard.config import DashboardSettings
@@ -79,10 +79,11 @@ def build_dashboard(
     authenticate: auth.Authenticate,
     dev: bool,
     public_url: str = "",
+    prices: CostSettings | None = None,
 ) -> Dash:
-    """The dashboard reading through analytics on ``engine``."""
+    """The dashboard reading through analytics on ``engine``; ``prices`` price the advice."""
     return create_dashboard(
-        AnalyticsSource(engine, settings=analytics, privacy=privacy),
+        AnalyticsSource(engine, settings=analytics, privacy=privacy, prices=prices),
         analytics=analytics,
         settings=settings,
         authenticate=authenticate,

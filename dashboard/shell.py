@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl
 from dash import Dash, Input, Output, State, dcc, html, no_update
 
 from dashboard.context import Context
-from dashboard.pages import alerts, log, overview, segments, tiers, versions
+from dashboard.pages import advice, alerts, log, overview, segments, tiers, versions
 from dashboard.period import BASELINES, WINDOWS, options
 
 #: Pages by their path under the dashboard's prefix.
@@ -19,6 +19,7 @@ PAGES: dict[str, ModuleType] = {
     "segments": segments,
     "tiers": tiers,
     "versions": versions,
+    "advice": advice,
     "alerts": alerts,
 }
 

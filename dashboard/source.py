@@ -14,8 +14,10 @@ from typing import Protocol
 import pandas as pd
 from sqlalchemy import Engine
 
+from analytics.advice import Advice, Goals, NoAdviceData
+from analytics.advice_report import advice_report, advice_tasks
 from analytics.alerting.queries import list_alerts, list_deliveries, list_silences
-from analytics.config import AnalyticsSettings
+from analytics.config import AnalyticsSettings, CostSettings
 from analytics.health import HealthReport, health_report
 from analytics.rollups import read_segments
 from analytics.tiers import TierComparison, tier_comparison
@@ -60,6 +62,16 @@ class Source(Protocol):
         """Alerts in ``states`` (all when ``None``), newest first."""
         ...
 
+    def advice_tasks(self, *, start: datetime, end: datetime, fleet: str | None) -> list[str]:
+        """Tasks whose local attempts the routing what-if can replay."""
+        ...
+
+    def advice(
+        self, *, task: str, start: datetime, end: datetime, fleet: str | None, goals: Goals
+    ) -> Advice | None:
+        """The routing what-if of ``task``, or ``None`` without local attempts."""
+        ...
+
     def deliveries(self, *, fleet: str | None) -> pd.DataFrame:
         """Deliveries of alerts to hooks, newest first."""
         ...
@@ -78,10 +90,12 @@ class AnalyticsSource:
         *,
         settings: AnalyticsSettings,
         privacy: PrivacySettings | None = None,
+        prices: CostSettings | None = None,
     ) -> None:
         self.engine = engine
         self.settings = settings
         self.privacy = privacy
+        self.prices = prices
 
     def fleets(self, *, fleet: str | None) -> list[str]:
         with self.engine.connect() as conn:
@@ -133,6 +147,27 @@ class AnalyticsSource:
     def alerts(self, *, fleet: str | None, states: Sequence[str] | None) -> pd.DataFrame:
         with self.engine.connect() as conn:
             return list_alerts(conn, fleet=fleet, states=states)
+
+    def advice_tasks(self, *, start: datetime, end: datetime, fleet: str | None) -> list[str]:
+        with self.engine.connect() as conn:
+            return advice_tasks(conn, start=start, end=end, fleet=fleet)
+
+    def advice(
+        self, *, task: str, start: datetime, end: datetime, fleet: str | None, goals: Goals
+    ) -> Advice | None:
+        with self.engine.connect() as conn:
+            try:
+                return advice_report(
+                    conn,
+                    task=task,
+                    start=start,
+                    end=end,
+                    goals=goals,
+                    prices=self.prices,
+                    fleet=fleet,
+                )
+            except NoAdviceData:
+                return None
 
     def deliveries(self, *, fleet: str | None) -> pd.DataFrame:
         with self.engine.connect() as conn:

@@ -234,6 +234,7 @@ class LazyDashboard:
                     authenticate=self._authenticate,
                     dev=settings.server.dev,
                     public_url=settings.server.public_url,
+                    prices=settings.costs,
                 )
                 self._app = WSGIMiddleware(dash_app.server)
         return self._app

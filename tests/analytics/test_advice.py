@@ -16,58 +16,18 @@ from analytics.advice import (
     sum_distribution,
     wilson,
 )
-from analytics.advice_rollups import ADVICE_BUCKETS, BucketSums
+from analytics.advice_rollups import ADVICE_BUCKETS
 from analytics.config import CostSettings, Price
-from analytics.histograms import LATENCY_BINS, LATENCY_OFFSET
-from collector.buckets import latency_bucket, latency_bucket_value
-from collector.schema import ADVICE_HISTOGRAMS, ADVICE_SUMS
+from analytics.histograms import LATENCY_OFFSET
+from collector.buckets import latency_bucket_value
+from tests.analytics.advice_buckets import FLEET, bucket_sums, latency_row
 
 CLOUD = CostSettings([Price(tier="cloud", per_call=1.0)])
 
 
-def _latency(value_ms: float, count: float) -> np.ndarray:
-    row = np.zeros(LATENCY_BINS, dtype=np.int64)
-    row[latency_bucket(value_ms) - LATENCY_OFFSET] = count
-    return row
-
-
-def _data(**buckets: dict[str, float]) -> BucketSums:
-    """Bucket sums from ``b20={"attempts": 10, ...}``; latencies given as ``(ms, count)``."""
-    sums = {name: np.zeros(ADVICE_BUCKETS) for name in ADVICE_SUMS}
-    histograms = {
-        name: np.zeros((ADVICE_BUCKETS, LATENCY_BINS), dtype=np.int64) for name in ADVICE_HISTOGRAMS
-    }
-    for key, values in buckets.items():
-        b = int(key[1:])
-        for name, value in values.items():
-            if name in histograms:
-                histograms[name][b] = _latency(*value)  # type: ignore[misc]
-            else:
-                sums[name][b] = value
-    return BucketSums(sums=sums, histograms=histograms, hours=3, models=("tagger",))
-
-
-# 10 attempts at confidence 0.20 fell back to the cloud (local right 3 times, the cloud 9);
-# 30 at 0.80 were served (right 27 times).
-FLEET = {
-    "b20": {
-        "attempts": 10, "low_confidence": 10,
-        "local_quality_count": 10, "local_quality_sum": 3, "local_quality_sq_sum": 3,
-        "escalated": 10, "cloud_quality_count": 10, "cloud_quality_sum": 9,
-        "cloud_quality_sq_sum": 9, "local_latency_hist": (100.0, 10),
-        "cloud_latency_hist": (200.0, 10), "energy_count": 10, "energy_mj_sum": 500.0,
-    },
-    "b80": {
-        "attempts": 30,
-        "local_quality_count": 30, "local_quality_sum": 27, "local_quality_sq_sum": 27,
-        "local_latency_hist": (100.0, 30), "energy_count": 30, "energy_mj_sum": 1500.0,
-    },
-}  # fmt: skip
-
-
 def _advice(goals: Goals | None = None, **buckets: dict[str, float]) -> Advice:
     return advise(
-        _data(**(buckets or FLEET)), task="photo-tag", fleet=None, tier="device",
+        bucket_sums(**(buckets or FLEET)), task="photo-tag", fleet=None, tier="device",
         goals=goals or Goals(),
         prices=CLOUD,
     )  # fmt: skip
@@ -93,7 +53,9 @@ def test_the_current_threshold_is_the_smallest_that_explains_the_most() -> None:
 
 
 def test_a_sum_of_latencies_adds_within_the_buckets_accuracy() -> None:
-    total = sum_distribution(_latency(100.0, 10).astype(float), _latency(200.0, 3).astype(float))
+    total = sum_distribution(
+        latency_row(100.0, 10).astype(float), latency_row(200.0, 3).astype(float)
+    )
     assert total.sum() == pytest.approx(10.0)
     (index,) = np.nonzero(total)
     assert latency_bucket_value(int(index[0]) + LATENCY_OFFSET) == pytest.approx(300.0, rel=0.04)
@@ -193,4 +155,4 @@ def test_without_goals_there_is_no_recommendation() -> None:
 
 def test_no_attempts_no_advice() -> None:
     with pytest.raises(NoAdviceData):
-        advise(_data(), task="photo-tag", fleet=None, tier="device", goals=Goals())
+        advise(bucket_sums(), task="photo-tag", fleet=None, tier="device", goals=Goals())
