@@ -1,0 +1,62 @@
+"""``tierwatch report --fit-matrix``: the fit matrix as text, Markdown and JSON."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+from sqlalchemy import Engine
+
+from tests.analytics.stored_fleet import END_ISO, write_fleet
+from tierwatch.cli import main
+
+
+def _report(db_url: str, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(
+        main, ["report", "--fit-matrix", "--end", END_ISO, "--db", db_url, *args]
+    )
+    return result.exit_code, result.output
+
+
+def test_fit_matrix_text(db_url: str, engine: Engine) -> None:
+    write_fleet(engine)
+    code, output = _report(db_url)
+    assert code == 0, output
+    lines = output.splitlines()
+    assert lines[0] == "fit matrix, 2024-12-26 12:00 to 2025-01-02 12:00 UTC"
+    assert lines[2].startswith("fleet    task       device p95 ms  edge p95 ms  cloud p95 ms")
+    row = lines[3].split()
+    assert row[:2] == ["fleet-a", "photo-tag"]
+    # galaxies moved to 2.2.0 in the window: two device versions
+    assert row[8:11] == ["2", "1", "2"]
+    assert lines[3].endswith("edge with cloud fallback")
+    assert lines[5] == (
+        "photo-tag (fleet-a): edge with cloud fallback: edge is the fastest (no objectives "
+        "for this task); no prices to compare"
+    )
+
+
+def test_fit_matrix_markdown_and_json(db_url: str, engine: Engine) -> None:
+    write_fleet(engine)
+    code, output = _report(db_url, "--format", "markdown")
+    assert code == 0, output
+    lines = output.splitlines()
+    assert lines[0] == "# Fit matrix, 2024-12-26 12:00 to 2025-01-02 12:00 UTC"
+    assert lines[2].startswith("| fleet | task | device p95 ms |")
+    assert lines[4].startswith("| fleet-a | photo-tag |")
+    assert lines[6].startswith("- photo-tag (fleet-a): edge with cloud fallback")
+    code, output = _report(db_url, "--json")
+    body = json.loads(output)
+    (task,) = body["tasks"]
+    assert [t["tier"] for t in task["tiers"]] == ["device", "edge", "cloud"]
+    assert task["tiers"][0]["attempts"] == 2800
+    assert (task["placement"], task["sensitive_share"]) == ("edge with cloud fallback", 0.0)
+
+
+def test_fit_matrix_is_one_report(db_url: str, engine: Engine) -> None:
+    code, output = _report(db_url, "--cost")
+    assert code == 2
+    assert "--cost and --fit-matrix are two reports; ask for one" in output
+    code, output = _report(db_url, "--by", "tier")
+    assert code == 2
+    assert "--by does not apply to --fit-matrix" in output
