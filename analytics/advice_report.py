@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, select
 
 from analytics.advice import Advice, Goals, NoAdviceData, ReplayOptions, advise
-from analytics.advice_rollups import LOCAL_TIERS, local_tiers, read_buckets
+from analytics.advice_rollups import LOCAL_TIERS, read_buckets, read_shapes
 from analytics.config import CostSettings
 from analytics.rollups import HOUR
 from analytics.times import TimeRange
@@ -69,14 +69,14 @@ def advice_report(
         raise UnknownTier(tier)
     first = -(-int(start.timestamp()) // HOUR) * HOUR
     last = int(end.timestamp()) // HOUR * HOUR
+    shapes = read_shapes(conn, task=task, start=first, end=last, fleet=fleet)
     if tier is None:
-        tiers = local_tiers(conn, task=task, start=first, end=last, fleet=fleet)
-        if not tiers:
-            raise NoAdviceData(task)
-        tier = tiers[0]
-    data = read_buckets(conn, task=task, tier=tier, start=first, end=last, fleet=fleet)
-    if data.sums["attempts"].sum() <= 0:
+        tier = next(iter(shapes), None)
+    if tier is None or tier not in shapes:
         raise NoAdviceData(task)
+    data = read_buckets(
+        conn, task=task, tier=tier, start=first, end=last, fleet=fleet, shape=shapes[tier]
+    )
     advice = advise(
         data,
         task=task,

@@ -346,19 +346,64 @@ class BucketSums:
     models: tuple[str, ...]
 
 
-def read_buckets(
-    conn: Connection, *, task: str, tier: str, start: int, end: int, fleet: str | None
-) -> BucketSums:
-    """Add up the advice rows of ``task`` at ``tier`` over whole hours in ``[start, end)``."""
+@dataclass(frozen=True)
+class Shape:
+    """What a period holds of one local tier of a task: attempts, models and whole hours."""
+
+    attempts: int
+    models: tuple[str, ...]
+    hours: int
+
+
+def _where(task: str, start: int, end: int, fleet: str | None) -> list[Any]:
     table = ADVICE_ROLLUPS
-    where = [
-        table.c.task == task,
-        table.c.tier == tier,
-        table.c.hour >= start,
-        table.c.hour + HOUR <= end,
-    ]
+    where = [table.c.task == task, table.c.hour >= start, table.c.hour + HOUR <= end]
     if fleet is not None:
         where.append(table.c.fleet == fleet)
+    return where
+
+
+def read_shapes(
+    conn: Connection, *, task: str, start: int, end: int, fleet: str | None
+) -> dict[str, Shape]:
+    """Each local tier of ``task`` with rows in the whole hours of ``[start, end)``, the most
+    attempts first."""
+    table = ADVICE_ROLLUPS
+    query = (
+        select(table.c.tier, table.c.model, table.c.hour, func.sum(table.c.attempts))
+        .where(*_where(task, start, end, fleet))
+        .group_by(table.c.tier, table.c.model, table.c.hour)
+    )
+    attempts: dict[str, int] = {}
+    models: dict[str, set[str]] = {}
+    hours: dict[str, set[int]] = {}
+    for tier, model, hour, count in conn.execute(query):
+        attempts[tier] = attempts.get(tier, 0) + int(count or 0)
+        models.setdefault(tier, set()).add(str(model))
+        hours.setdefault(tier, set()).add(int(hour))
+    ranked = sorted(attempts, key=lambda t: (-attempts[t], t))
+    return {t: Shape(attempts[t], tuple(sorted(models[t])), len(hours[t])) for t in ranked}
+
+
+def read_buckets(
+    conn: Connection,
+    *,
+    task: str,
+    tier: str,
+    start: int,
+    end: int,
+    fleet: str | None,
+    shape: Shape | None = None,
+) -> BucketSums:
+    """Add up the advice rows of ``task`` at ``tier`` over whole hours in ``[start, end)``.
+
+    ``shape`` (from :func:`read_shapes`) saves reading the models and hours again.
+    """
+    if shape is None:
+        shape = read_shapes(conn, task=task, start=start, end=end, fleet=fleet).get(
+            tier, Shape(0, (), 0)
+        )
+    table = ADVICE_ROLLUPS
     concat = func.string_agg if conn.dialect.name == "postgresql" else func.group_concat
     query = (
         select(
@@ -366,7 +411,7 @@ def read_buckets(
             *(cast(func.sum(table.c[name]), Float) for name in ADVICE_SUMS),
             *(concat(func.nullif(table.c[name], "{}"), ",") for name in ADVICE_HISTOGRAMS),
         )
-        .where(*where)
+        .where(table.c.tier == tier, *_where(task, start, end, fleet))
         .group_by(table.c.bucket)
     )
     sums = {name: np.zeros(ADVICE_BUCKETS) for name in ADVICE_SUMS}
@@ -381,34 +426,15 @@ def read_buckets(
             histograms[name][int(bucket)] = parse_joined(
                 text, offset=LATENCY_OFFSET, bins=LATENCY_BINS
             )
-    hours = conn.execute(select(func.count(func.distinct(table.c.hour))).where(*where)).scalar()
-    models = tuple(
-        str(m)
-        for (m,) in conn.execute(
-            select(table.c.model).where(*where).distinct().order_by(table.c.model)
-        )
-    )
-    return BucketSums(sums=sums, histograms=histograms, hours=int(hours or 0), models=models)
-
-
-def local_tiers(
-    conn: Connection, *, task: str, start: int, end: int, fleet: str | None
-) -> list[str]:
-    """The local tiers that hold advice rows for ``task``, the most attempts first."""
-    table = ADVICE_ROLLUPS
-    where = [table.c.task == task, table.c.hour >= start, table.c.hour + HOUR <= end]
-    if fleet is not None:
-        where.append(table.c.fleet == fleet)
-    total = func.sum(table.c.attempts)
-    query = select(table.c.tier, total).where(*where).group_by(table.c.tier).order_by(total.desc())
-    return [str(tier) for tier, _ in conn.execute(query)]
+    return BucketSums(sums=sums, histograms=histograms, hours=shape.hours, models=shape.models)
 
 
 __all__ = [
     "ADVICE_BUCKETS",
     "BucketSums",
+    "Shape",
     "fold_advice",
     "hour_rows",
-    "local_tiers",
     "read_buckets",
+    "read_shapes",
 ]

@@ -183,7 +183,18 @@ def run(url: str, args: argparse.Namespace) -> None:
         f"store: {len(rows):,} advice rows for {total:,} attempts "
         f"({time.perf_counter() - began:.1f} s to build)"
     )
-    settings = load_settings(None, **{"database.url": url, "server.dev": True})
+    # The app alone: no ingest workers, background passes or alert loop beside the requests.
+    settings = load_settings(
+        None,
+        **{
+            "database.url": url,
+            "server.dev": True,
+            "collector.ingest_workers": 0,
+            "analytics.compaction_interval_seconds": 0,
+            "server.prune_interval_seconds": 0,
+            "alerts.enabled": False,
+        },
+    )
     app = create_app(settings, engine=engine, migrate=False)
     end = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(END))
     queries = {

@@ -254,9 +254,11 @@ class AdviceRollup(Base):
 
     __tablename__ = "advice_rollups"
 
-    fleet: Mapped[str] = mapped_column(String(128), primary_key=True)
+    # Task and tier lead the key: the what-if asks for one task's local tier, of one
+    # fleet or of all.
     task: Mapped[str] = mapped_column(String(128), primary_key=True)
     tier: Mapped[str] = mapped_column(String(16), primary_key=True)
+    fleet: Mapped[str] = mapped_column(String(128), primary_key=True)
     model: Mapped[str] = mapped_column(String(128), primary_key=True)
     hour: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     bucket: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -55,9 +55,9 @@ _TEXTS = ("local_latency_hist", "cloud_latency_hist", "forced_latency_hist")
 def upgrade() -> None:
     op.create_table(
         "advice_rollups",
-        sa.Column("fleet", sa.String(128), nullable=False),
         sa.Column("task", sa.String(128), nullable=False),
         sa.Column("tier", sa.String(16), nullable=False),
+        sa.Column("fleet", sa.String(128), nullable=False),
         sa.Column("model", sa.String(128), nullable=False),
         sa.Column("hour", sa.BigInteger(), nullable=False),
         sa.Column("bucket", sa.Integer(), nullable=False),
@@ -65,7 +65,7 @@ def upgrade() -> None:
         *(sa.Column(name, sa.Float(), nullable=False) for name in _FLOATS),
         *(sa.Column(name, sa.Text(), nullable=False) for name in _TEXTS),
         sa.PrimaryKeyConstraint(
-            "fleet", "task", "tier", "model", "hour", "bucket", name="pk_advice_rollups"
+            "task", "tier", "fleet", "model", "hour", "bucket", name="pk_advice_rollups"
         ),
     )
     op.create_index("ix_advice_rollups_hour", "advice_rollups", ["hour"])
