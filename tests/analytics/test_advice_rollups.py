@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from analytics.advice_rollups import ADVICE_WATERMARK, advice_bucket, fold_advice, read_buckets
+from analytics.retention import expire_advice_rollups
 from collector.buckets import encode, latency_bucket
 from collector.schema import ADVICE_HOURS, ADVICE_ROLLUPS, ANALYTICS_STATE
 from tests.analytics.attempts import attempt, store
@@ -133,3 +134,15 @@ def test_read_adds_whole_hours_per_bucket(engine: Engine) -> None:
     assert only_first.sums["attempts"].sum() == 5
     assert other.sums["attempts"].sum() == 0
     assert data.histograms["local_latency_hist"][87].sum() == 2
+
+
+def test_advice_rollups_expire_with_the_hourly_horizon(engine: Engine) -> None:
+    store(engine, _hour_of_attempts(), received=H + 4000)
+    fold_advice(engine, now=H + 2 * 3600 + 300)
+    # a day after the second hour: with 1 day kept, the first hour goes and the second stays
+    removed = expire_advice_rollups(engine, now=H + 3600 + 86_400, days=1)
+    with engine.connect() as conn:
+        hours = sorted({h for (h,) in conn.execute(select(ADVICE_ROLLUPS.c.hour))})
+        counted = [h for (h,) in conn.execute(select(ADVICE_HOURS.c.hour))]
+    assert (removed, hours, counted) == (5, [H + 3600], [H + 3600])
+    assert expire_advice_rollups(engine, now=H + 10 * 86_400, days=0) == 0
