@@ -234,6 +234,24 @@ def test_an_empty_file_is_the_default_scenario() -> None:
             "offline.outages: unknown key (known: median_duration, outages_per_day)",
         ),
         ([1, 2], "the scenario must be a mapping"),
+        # the routing section: thresholds of local tiers only, in [0, 1]
+        (
+            {"routing": {"confidence_floor": {"cloud": 0.5}}},
+            "routing.confidence_floor.cloud: unknown key (known: device, edge)",
+        ),
+        (
+            {"routing": {"confidence_floor": {"device": 1.5}}},
+            "routing.confidence_floor.device: must be between 0 and 1; got 1.5",
+        ),
+        (
+            {"routing": {"calibrated": "yes"}},
+            "routing.calibrated: must be true or false; got 'yes'",
+        ),
+        (
+            {"routing": {"label_shares": 0.5}},
+            "routing.label_shares: unknown key (known: calibrated, cloud_quality, "
+            "confidence_floor, label_share)",
+        ),
     ],
 )
 def test_errors_name_the_key(data: Any, message: str) -> None:
