@@ -17,7 +17,9 @@ ADVICE = f"/api/v1/advice?task=photo-tag&end={END_ISO}"
 
 
 def _client(db_url: str, engine: Engine, *, dev: bool = True) -> TestClient:
-    settings = make_settings(db_url, dev=dev).model_copy(update={"costs": PRICES})
+    # The fleet's hour is older than the advice rollups' horizon: no pruning pass meanwhile.
+    settings = make_settings(db_url, dev=dev, **{"server.prune_interval_seconds": 0})
+    settings = settings.model_copy(update={"costs": PRICES})
     return TestClient(create_app(settings, engine=engine, migrate=False))
 
 
