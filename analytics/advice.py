@@ -37,8 +37,9 @@ from the binomial ranks around the 95th. Pure: arrays in, dataclasses out.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 import numpy as np
 
@@ -70,6 +71,47 @@ class Goals:
 
     quality_floor: float | None = None
     latency: LatencyObjective | None = None
+
+
+class _LatencyTarget(Protocol):
+    threshold_ms: float
+    target: float
+
+
+class _QualityTarget(Protocol):
+    floor: float
+
+
+class ObjectiveEntry(Protocol):
+    """What the goals read of an ``[[objectives]]`` entry."""
+
+    @property
+    def task(self) -> str: ...
+    @property
+    def fleet(self) -> str | None: ...
+    @property
+    def latency(self) -> _LatencyTarget | None: ...
+    @property
+    def quality(self) -> _QualityTarget | None: ...
+
+
+def goals_from_objectives(
+    objectives: Iterable[ObjectiveEntry], *, task: str, fleet: str | None
+) -> Goals:
+    """The goals the objectives set for ``task`` (in ``fleet``, or every fleet's).
+
+    Entries for the task and for every fleet or this one count; where several
+    set a kind, the strictest wins: the highest quality floor, and the latency
+    objective with the smallest threshold (the highest target among equal ones).
+    """
+    mine = [o for o in objectives if o.task == task and (o.fleet is None or o.fleet == fleet)]
+    floors = [o.quality.floor for o in mine if o.quality is not None]
+    latencies = [o.latency for o in mine if o.latency is not None]
+    latency = None
+    if latencies:
+        strictest = min(latencies, key=lambda t: (t.threshold_ms, -t.target))
+        latency = LatencyObjective(strictest.threshold_ms, strictest.target)
+    return Goals(quality_floor=max(floors) if floors else None, latency=latency)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,8 @@ threshold, coverage and the recommendation."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -12,6 +14,7 @@ from analytics.advice import (
     LatencyObjective,
     NoAdviceData,
     advise,
+    goals_from_objectives,
     infer_current,
     sum_distribution,
     wilson,
@@ -156,3 +159,33 @@ def test_without_goals_there_is_no_recommendation() -> None:
 def test_no_attempts_no_advice() -> None:
     with pytest.raises(NoAdviceData):
         advise(bucket_sums(), task="photo-tag", fleet=None, tier="device", goals=Goals())
+
+
+def _objective(task: str, fleet: str | None = None, *, floor: float | None = None,
+               latency: tuple[float, float] | None = None) -> SimpleNamespace:  # fmt: skip
+    return SimpleNamespace(
+        task=task,
+        fleet=fleet,
+        quality=None if floor is None else SimpleNamespace(floor=floor),
+        latency=None
+        if latency is None
+        else SimpleNamespace(threshold_ms=latency[0], target=latency[1]),
+    )
+
+
+def test_goals_come_from_the_tasks_objectives_the_strictest_winning() -> None:
+    objectives = [
+        _objective("photo-tag", floor=0.85, latency=(500, 0.95)),
+        _objective("photo-tag", "fleet-a", floor=0.9),
+        _objective("photo-tag", "fleet-a", latency=(300, 0.9)),
+        _objective("photo-tag", "fleet-b", floor=0.99, latency=(100, 0.99)),
+        _objective("voice", floor=0.7),
+    ]
+    assert goals_from_objectives(objectives, task="photo-tag", fleet="fleet-a") == Goals(
+        quality_floor=0.9, latency=LatencyObjective(300, 0.9)
+    )
+    # every fleet: only the entries for every fleet
+    assert goals_from_objectives(objectives, task="photo-tag", fleet=None) == Goals(
+        quality_floor=0.85, latency=LatencyObjective(500, 0.95)
+    )
+    assert goals_from_objectives(objectives, task="doc-scan", fleet=None) == Goals()
