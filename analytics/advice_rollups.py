@@ -11,8 +11,9 @@ and writes one row per (fleet, task, local tier, model, hour, bucket).
 Hours are written from a watermark (``advice_rollups`` in ``analytics_state``)
 on, one transaction each; ``advice_hours`` keeps how many attempts each hour
 held, and the last ``recheck_hours`` hours are rewritten when that count has
-changed (attempts that arrived late). Writes are idempotent, so two servers
-running the pass at once only repeat work.
+changed (attempts that arrived late), older ones when the collector noted them
+in ``late_hours`` (the pass runs before compaction, which removes the notes).
+Writes are idempotent, so two servers running the pass at once only repeat work.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from collector.schema import (
     ADVICE_SUMS,
     ANALYTICS_STATE,
     ATTEMPTS,
+    LATE_HOURS,
 )
 
 log = logging.getLogger(__name__)
@@ -295,7 +297,16 @@ def fold_advice(
                 )
             )
         }
+        # Older hours the collector noted as late (a device that held its spans back for
+        # days); compaction removes the notes, so this pass runs before it.
+        noted = [
+            int(h)
+            for (h,) in conn.execute(
+                select(LATE_HOURS.c.hour).where(LATE_HOURS.c.hour < recheck_from)
+            )
+        ]
     stale = [h for h in sorted(counts) if h < watermark and stored.get(h) != counts[h]]
+    stale = sorted({*stale, *noted})
     fresh = [h for h in sorted(counts) if h >= watermark]
     for hour in [*stale, *fresh]:
         with engine.connect() as conn:

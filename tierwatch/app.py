@@ -291,17 +291,7 @@ async def _compaction_loop(engine: Engine, settings: Settings) -> None:
     while True:
         # Wait first: start-up (and migrations) should not compete with a compaction pass.
         await asyncio.sleep(analytics.compaction_interval_seconds)
-        try:
-            await anyio.to_thread.run_sync(
-                lambda: compact(
-                    engine,
-                    now=int(time.time()),
-                    grace_seconds=analytics.compaction_grace_seconds,
-                    recheck_hours=analytics.compaction_recheck_hours,
-                )
-            )
-        except Exception:
-            log.exception("compacting rollups failed; will try again")
+        # Advice first: it reads the late-hour notes that compaction removes.
         try:
             await anyio.to_thread.run_sync(
                 lambda: fold_advice(
@@ -313,6 +303,17 @@ async def _compaction_loop(engine: Engine, settings: Settings) -> None:
             )
         except Exception:
             log.exception("folding attempts for advice failed; will try again")
+        try:
+            await anyio.to_thread.run_sync(
+                lambda: compact(
+                    engine,
+                    now=int(time.time()),
+                    grace_seconds=analytics.compaction_grace_seconds,
+                    recheck_hours=analytics.compaction_recheck_hours,
+                )
+            )
+        except Exception:
+            log.exception("compacting rollups failed; will try again")
 
 
 #: Environment variable through which ``serve --workers N`` hands settings to each worker.

@@ -343,13 +343,14 @@ def db_compact(ctx: click.Context, db: str | None) -> None:
 
     settings = load(ctx, **{"database.url": db})
     with open_engine(settings) as engine:
-        hours = compact(
+        # Advice first: it reads the late-hour notes that compaction removes.
+        folded = fold_advice(
             engine,
             now=int(time.time()),
             grace_seconds=settings.analytics.compaction_grace_seconds,
             recheck_hours=settings.analytics.compaction_recheck_hours,
         )
-        folded = fold_advice(
+        hours = compact(
             engine,
             now=int(time.time()),
             grace_seconds=settings.analytics.compaction_grace_seconds,

@@ -9,7 +9,7 @@ from sqlalchemy import Engine, select
 from analytics.advice_rollups import ADVICE_WATERMARK, advice_bucket, fold_advice, read_buckets
 from analytics.retention import expire_advice_rollups
 from collector.buckets import encode, latency_bucket
-from collector.schema import ADVICE_HOURS, ADVICE_ROLLUPS, ANALYTICS_STATE
+from collector.schema import ADVICE_HOURS, ADVICE_ROLLUPS, ANALYTICS_STATE, LATE_HOURS
 from tests.analytics.attempts import attempt, store
 
 H = 1_700_000_000 // 3600 * 3600
@@ -146,3 +146,16 @@ def test_advice_rollups_expire_with_the_hourly_horizon(engine: Engine) -> None:
         counted = [h for (h,) in conn.execute(select(ADVICE_HOURS.c.hour))]
     assert (removed, hours, counted) == (5, [H + 3600], [H + 3600])
     assert expire_advice_rollups(engine, now=H + 10 * 86_400, days=0) == 0
+
+
+def test_hours_noted_late_are_folded_again_past_the_recheck(engine: Engine) -> None:
+    store(engine, _hour_of_attempts(), received=H + 4000)
+    fold_advice(engine, now=H + 3600 + 300)
+    # three days on, a device sends an attempt it held back since the first hour
+    later = H + 3 * 86_400
+    fold_advice(engine, now=later)
+    store(engine, [attempt(H + 50, confidence=0.875, quality=0.0)], received=later)
+    with engine.connect() as conn:
+        assert H in {h for (h,) in conn.execute(select(LATE_HOURS.c.hour))}
+    assert fold_advice(engine, now=later + 600, recheck_hours=24) == 1
+    assert _rows(engine)[("device", 87)]["attempts"] == 2
