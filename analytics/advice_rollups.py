@@ -47,6 +47,8 @@ NS = 1_000_000_000
 ADVICE_WATERMARK = "advice_rollups"
 #: Confidence buckets of the what-if: width 0.01, so thresholds are read to two decimals.
 ADVICE_BUCKETS = 100
+#: New hours one pass folds at most.
+MAX_HOURS = 24
 #: Attempts of a trace that start this long after its hour are still read with it.
 MARGIN_SECONDS = 120
 LOCAL_TIERS = ("device", "edge")
@@ -272,12 +274,19 @@ def _upsert(conn: Connection, table: Any, values: dict[str, Any], key: str, grow
 
 
 def fold_advice(
-    engine: Engine, *, now: int, grace_seconds: int = 300, recheck_hours: int = 24
+    engine: Engine,
+    *,
+    now: int,
+    grace_seconds: int = 300,
+    recheck_hours: int = 24,
+    max_hours: int = MAX_HOURS,
 ) -> int:
     """One pass at ``now`` (Unix seconds): fold closed hours into ``advice_rollups``.
 
     Returns how many hours it wrote. An hour is closed once ``grace_seconds``
-    (at least :data:`MARGIN_SECONDS`) have passed after it.
+    (at least :data:`MARGIN_SECONDS`) have passed after it. At most ``max_hours``
+    new hours are folded per pass (a store upgraded with weeks of attempts
+    catches up over several passes, leaving compaction its turn between them).
     """
     limit = (now - max(grace_seconds, MARGIN_SECONDS)) // HOUR * HOUR
     with engine.connect() as conn:
@@ -308,6 +317,9 @@ def fold_advice(
     stale = [h for h in sorted(counts) if h < watermark and stored.get(h) != counts[h]]
     stale = sorted({*stale, *noted})
     fresh = [h for h in sorted(counts) if h >= watermark]
+    if len(fresh) > max_hours:
+        fresh = fresh[:max_hours]
+        limit = fresh[-1] + HOUR
     for hour in [*stale, *fresh]:
         with engine.connect() as conn:
             frame = read_hour_attempts(conn, hour)

@@ -159,3 +159,19 @@ def test_hours_noted_late_are_folded_again_past_the_recheck(engine: Engine) -> N
         assert H in {h for (h,) in conn.execute(select(LATE_HOURS.c.hour))}
     assert fold_advice(engine, now=later + 600, recheck_hours=24) == 1
     assert _rows(engine)[("device", 87)]["attempts"] == 2
+
+
+def test_a_pass_folds_at_most_max_hours_and_the_next_goes_on(engine: Engine) -> None:
+    store(engine, _hour_of_attempts(), received=H + 4000)
+    now = H + 5 * 3600
+    assert fold_advice(engine, now=now, max_hours=1) == 1
+    with engine.connect() as conn:
+        watermark = conn.execute(
+            select(ANALYTICS_STATE.c.value).where(ANALYTICS_STATE.c.name == ADVICE_WATERMARK)
+        ).scalar()
+    assert watermark == H + 3600
+    assert fold_advice(engine, now=now, max_hours=1) == 1
+    assert fold_advice(engine, now=now, max_hours=1) == 0
+    with engine.connect() as conn:
+        hours = sorted(h for (h,) in conn.execute(select(ADVICE_HOURS.c.hour)))
+    assert hours == [H, H + 3600]
