@@ -363,6 +363,210 @@ def _unit_prices(
     return _Prices(local=local, cloud=cloud.astype(float), forced=forced or 0.0, notes=notes)
 
 
+def _maybe(values: np.ndarray, k: int) -> float | None:
+    """``values[k]`` as a float, ``None`` where it is NaN (unknown)."""
+    value = float(values[k])
+    return None if math.isnan(value) else value
+
+
+@dataclass(frozen=True)
+class _QualityCurve:
+    """Per threshold: quality of what it decides, its interval and what it rests on."""
+
+    value: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    labelled: np.ndarray
+    pooled_share: np.ndarray
+    unlabelled_share: np.ndarray
+    notes: list[str]
+
+    def coverage(self, k: int) -> str:
+        """``measured``, ``pooled``, ``partial`` or ``none`` at threshold bucket ``k``."""
+        if math.isnan(self.value[k]):
+            return "none"
+        if self.unlabelled_share[k] > 0:
+            return "partial"
+        return "pooled" if self.pooled_share[k] > 0 else "measured"
+
+
+def quality_curve(
+    sums: dict[str, np.ndarray], governed: np.ndarray, *, max_unlabelled_share: float
+) -> _QualityCurve:
+    """Mean quality of the answers each threshold serves, among the requests it decides.
+
+    Buckets at or above the threshold contribute their labelled local quality;
+    those below, the labelled quality of their escalations' cloud answers (each
+    bucket's own with at least :data:`MIN_OWN_CLOUD`, else all escalations'
+    pooled). Unknown (NaN) where more than ``max_unlabelled_share`` of the
+    requests rest on answers nobody labelled.
+    """
+    lq_n, lq_sum, lq_sq = (
+        sums["local_quality_count"],
+        sums["local_quality_sum"],
+        sums["local_quality_sq_sum"],
+    )
+    cq_n, cq_sum, cq_sq = (
+        sums["cloud_quality_count"],
+        sums["cloud_quality_sum"],
+        sums["cloud_quality_sq_sum"],
+    )
+    total = float(governed.sum())
+    local_known = lq_n > 0
+    pooled_n = float(cq_n.sum())
+    pooled_mean = float(cq_sum.sum() / pooled_n) if pooled_n else 0.0
+    pooled_var = float(
+        sample_variance(np.array([pooled_n]), np.array([cq_sum.sum()]), np.array([cq_sq.sum()]))[0]
+    )
+    cloud_own = cq_n >= MIN_OWN_CLOUD
+    cloud_pooled = ~cloud_own & (pooled_n > 0)
+    cloud_known = cloud_own | cloud_pooled
+    cloud_mean = np.where(cloud_own, _ratio(cq_sum, cq_n), pooled_mean)
+
+    covered = _suffix(np.where(local_known, governed, 0.0)) + _prefix(
+        np.where(cloud_known, governed, 0.0)
+    )
+    numerator = _suffix(np.where(local_known, governed * _ratio(lq_sum, lq_n), 0.0)) + _prefix(
+        np.where(cloud_known, governed * cloud_mean, 0.0)
+    )
+    # The variance of a weighted sum of independent means: each bucket's own, and the
+    # pooled mean once with the weight of every bucket that borrows it.
+    local_terms = governed**2 * sample_variance(lq_n, lq_sum, lq_sq) / np.maximum(lq_n, 1)
+    cloud_terms = governed**2 * sample_variance(cq_n, cq_sum, cq_sq) / np.maximum(cq_n, 1)
+    pooled_weight = _prefix(np.where(cloud_pooled, governed, 0.0))
+    variance = (
+        _suffix(np.where(local_known, local_terms, 0.0))
+        + _prefix(np.where(cloud_own, cloud_terms, 0.0))
+        + pooled_weight**2 * (pooled_var / pooled_n if pooled_n else 0.0)
+    )
+    unlabelled = (total - covered) / total if total else np.zeros_like(covered)
+    known = (unlabelled <= max_unlabelled_share) & (covered > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = np.where(known, numerator / covered, np.nan)
+        half = Z95 * np.sqrt(variance) / covered
+    # The pooled estimate rests on every labelled cloud answer, the buckets' own among them.
+    labelled = _suffix(lq_n) + np.where(
+        pooled_weight > 0, pooled_n, _prefix(np.where(cloud_own, cq_n, 0.0))
+    )
+    notes = []
+    if cloud_pooled.any() and pooled_n:
+        notes.append(
+            "where a confidence bucket has fewer than "
+            f"{MIN_OWN_CLOUD} labelled cloud answers, the cloud's quality over all escalations "
+            "stands in for it (assumed not to depend on the local confidence)"
+        )
+    return _QualityCurve(
+        value=value,
+        low=np.where(known, np.maximum(value - half, 0.0), np.nan),
+        high=np.where(known, np.minimum(value + half, 1.0), np.nan),
+        labelled=labelled,
+        pooled_share=pooled_weight / total if total else np.zeros_like(covered),
+        unlabelled_share=unlabelled,
+        notes=notes,
+    )
+
+
+@dataclass(frozen=True)
+class _LatencyCurve:
+    """Per threshold: the p95 of end-to-end latency, its interval, and the share within the
+    latency objective (NaN where unknown)."""
+
+    p95: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    within: np.ndarray
+    notes: list[str]
+
+
+def latency_curve(
+    histograms: dict[str, np.ndarray],
+    governed: np.ndarray,
+    *,
+    objective: LatencyObjective | None,
+) -> _LatencyCurve:
+    """End-to-end latency at each threshold: the mixture of local latencies (served),
+    local plus what an escalation added (escalated) and forced requests as they were."""
+    local = histograms["local_latency_hist"].astype(float)
+    added = histograms["cloud_latency_hist"].astype(float)
+    added_pooled = added.sum(axis=0)
+    added_own = added.sum(axis=1) >= MIN_OWN_LATENCY
+    escalated = np.zeros_like(local)
+    unknown = np.zeros(ADVICE_BUCKETS, dtype=bool)
+    for b in np.nonzero(local.sum(axis=1) > 0)[0]:
+        addition = added[b] if added_own[b] else added_pooled
+        if addition.sum() <= 0:
+            unknown[b] = True
+            continue
+        escalated[b] = sum_distribution(local[b], addition)
+    local_suffix = np.vstack([np.cumsum(local[::-1], axis=0)[::-1], np.zeros(LATENCY_BINS)])
+    escalated_prefix = np.vstack([np.zeros(LATENCY_BINS), np.cumsum(escalated, axis=0)])
+    forced = histograms["forced_latency_hist"].sum(axis=0).astype(float)
+    gaps = _prefix((unknown & (governed > 0)).astype(float))
+    curve = np.full((4, ADVICE_BUCKETS + 1), np.nan)
+    for k in np.nonzero(gaps == 0)[0]:
+        mixture = local_suffix[k] + escalated_prefix[k] + forced
+        quantile = histogram_quantile(mixture, P95)
+        bounds = quantile_interval(mixture, P95)
+        share = None
+        if objective is not None and mixture.sum() > 0:
+            inside = np.less_equal(LATENCY_VALUES, objective.threshold_ms)
+            share = float(mixture[inside].sum() / mixture.sum())
+        curve[:, k] = [np.nan if v is None else v for v in (quantile, *bounds, share)]
+    notes = []
+    if (gaps > 0).any():
+        notes.append(
+            "no escalation was recorded: latencies of thresholds that escalate more are unknown"
+        )
+    return _LatencyCurve(p95=curve[0], low=curve[1], high=curve[2], within=curve[3], notes=notes)
+
+
+@dataclass(frozen=True)
+class _CostCurve:
+    """The cost of all requests at each threshold, and the part every request pays locally."""
+
+    spent: np.ndarray
+    local_per_request: float
+    notes: list[str]
+
+
+def cost_curve(
+    data: BucketSums,
+    governed: np.ndarray,
+    *,
+    prices: CostSettings | None,
+    tier: str,
+    cloud_model: str | None,
+) -> _CostCurve | None:
+    """What all requests cost at each threshold (``None`` without a price for the cloud)."""
+    if prices is None or not prices.root:
+        return None
+    unit = _unit_prices(data, prices=prices, tier=tier, cloud_model=cloud_model)
+    if unit is None:
+        return None
+    total = float(data.sums["attempts"].sum())
+    fixed = total * unit.local + float(data.sums["forced_cloud"].sum()) * unit.forced
+    return _CostCurve(fixed + _prefix(governed * unit.cloud), unit.local, unit.notes)
+
+
+def energy_curve(sums: dict[str, np.ndarray], governed: np.ndarray) -> np.ndarray | None:
+    """Device energy of all requests at each threshold (``None`` where none was reported).
+
+    Every request runs its local attempt; an escalation adds what the device spent
+    on its cloud call, where the attempt reported it.
+    """
+    counted = float(sums["energy_count"].sum())
+    if not counted:
+        return None
+    total = float(sums["attempts"].sum())
+    local = float(sums["energy_mj_sum"].sum()) / counted * total
+    per_escalation = np.where(
+        sums["escalated"] > 0,
+        _ratio(sums["cloud_energy_mj_sum"], sums["escalated"]),
+        float(sums["cloud_energy_mj_sum"].sum()) / max(float(sums["escalated"].sum()), 1.0),
+    )
+    return local + _prefix(governed * per_escalation) + float(sums["forced_energy_mj_sum"].sum())
+
+
 def replay(
     data: BucketSums,
     *,
@@ -374,183 +578,67 @@ def replay(
 ) -> tuple[list[AdvicePoint], int, float, list[str]]:
     """Every threshold 0.00..1.00 replayed: the curve, the current bucket, its fit and notes."""
     options = options or ReplayOptions()
-    s, h = data.sums, data.histograms
-    n_all = s["attempts"]
-    total = float(n_all.sum())
+    s = data.sums
+    total = float(s["attempts"].sum())
     if total <= 0:
         raise NoAdviceData()
-    governed = n_all - s["forced"]
-    governed_total = float(governed.sum())
+    governed = s["attempts"] - s["forced"]
     current, fit = infer_current(governed, s["low_confidence"])
-    notes: list[str] = []
-
-    # Local shares: buckets at or above the threshold serve locally.
+    # Buckets at or above the threshold serve locally; the others and the forced ones
+    # that reached the cloud escalate.
     local_count = _suffix(governed)
-    forced_cloud = float(s["forced_cloud"].sum())
-    escalations = governed_total - local_count + forced_cloud
-
-    # Quality of what the threshold decides, bucket by bucket.
-    lq_n, lq_sum, lq_sq = (
-        s["local_quality_count"],
-        s["local_quality_sum"],
-        s["local_quality_sq_sum"],
-    )
-    cq_n, cq_sum, cq_sq = (
-        s["cloud_quality_count"],
-        s["cloud_quality_sum"],
-        s["cloud_quality_sq_sum"],
-    )
-    local_mean = _ratio(lq_sum, lq_n)
-    local_var = sample_variance(lq_n, lq_sum, lq_sq)
-    local_known = lq_n > 0
-    pooled_n = float(cq_n.sum())
-    pooled_mean = float(cq_sum.sum() / pooled_n) if pooled_n else 0.0
-    pooled_var = float(
-        sample_variance(np.array([pooled_n]), np.array([cq_sum.sum()]), np.array([cq_sq.sum()]))[0]
-    )
-    cloud_own = cq_n >= MIN_OWN_CLOUD
-    cloud_pooled = ~cloud_own & (pooled_n > 0)
-    cloud_known = cloud_own | cloud_pooled
-    cloud_mean = np.where(cloud_own, _ratio(cq_sum, cq_n), pooled_mean)
-    cloud_var = sample_variance(cq_n, cq_sum, cq_sq)
-
-    known_local = _suffix(np.where(local_known, governed, 0.0))
-    known_cloud = _prefix(np.where(cloud_known, governed, 0.0))
-    covered = known_local + known_cloud
-    unlabelled = governed_total - covered
-    numerator = _suffix(np.where(local_known, governed * local_mean, 0.0)) + _prefix(
-        np.where(cloud_known, governed * cloud_mean, 0.0)
-    )
-    variance_own = _suffix(
-        np.where(local_known, governed**2 * local_var / np.maximum(lq_n, 1), 0.0)
-    )
-    variance_own += _prefix(np.where(cloud_own, governed**2 * cloud_var / np.maximum(cq_n, 1), 0.0))
-    pooled_weight = _prefix(np.where(cloud_pooled, governed, 0.0))
-    variance = variance_own + pooled_weight**2 * (pooled_var / pooled_n if pooled_n else 0.0)
-    # The pooled estimate rests on every labelled cloud answer, the buckets' own among them.
-    labelled = _suffix(lq_n) + np.where(
-        pooled_weight > 0, pooled_n, _prefix(np.where(cloud_own, cq_n, 0.0))
-    )
-
-    # End-to-end latency: local alone, local plus what an escalation adds, forced as they were.
-    local_hist = h["local_latency_hist"].astype(float)
-    added = h["cloud_latency_hist"].astype(float)
-    added_pooled = added.sum(axis=0)
-    added_own = added.sum(axis=1) >= MIN_OWN_LATENCY
-    escalated_hist = np.zeros_like(local_hist)
-    escalated_known = np.ones(ADVICE_BUCKETS, dtype=bool)
-    for b in range(ADVICE_BUCKETS):
-        if local_hist[b].sum() <= 0:
-            continue
-        addition = added[b] if added_own[b] else added_pooled
-        if addition.sum() <= 0:
-            escalated_known[b] = False
-            continue
-        escalated_hist[b] = sum_distribution(local_hist[b], addition)
-    local_suffix = np.vstack([np.cumsum(local_hist[::-1], axis=0)[::-1], np.zeros(LATENCY_BINS)])
-    escalated_prefix = np.vstack([np.zeros(LATENCY_BINS), np.cumsum(escalated_hist, axis=0)])
-    forced_hist = h["forced_latency_hist"].sum(axis=0).astype(float)
-    latency_gap = _prefix((~escalated_known & (governed > 0)).astype(float))
-    if (~escalated_known & (governed > 0)).any():
-        notes.append(
-            "no escalation was recorded: latencies of thresholds that escalate more are unknown"
-        )
-
-    # Cost and energy per request.
-    unit = None
-    if prices is not None and prices.root:
-        unit = _unit_prices(data, prices=prices, tier=tier, cloud_model=cloud_model)
-    if unit is not None:
-        notes.extend(unit.notes)
-        escalated_cost = _prefix(governed * unit.cloud)
-        fixed_cost = total * unit.local + forced_cloud * unit.forced
-    elif prices is not None and prices.root:
-        notes.append("the price list has no entry for tier cloud: costs are unknown")
-    energy_n = float(s["energy_count"].sum())
-    energy_local = float(s["energy_mj_sum"].sum()) / energy_n * total if energy_n else None
-    escalated_energy = np.where(
-        s["escalated"] > 0,
-        _ratio(s["cloud_energy_mj_sum"], s["escalated"]),
-        float(s["cloud_energy_mj_sum"].sum()) / max(float(s["escalated"].sum()), 1.0),
-    )
-    energy_prefix = _prefix(governed * escalated_energy)
-    forced_energy = float(s["forced_energy_mj_sum"].sum())
-
+    escalations = float(governed.sum()) - local_count + float(s["forced_cloud"].sum())
+    quality = quality_curve(s, governed, max_unlabelled_share=options.max_unlabelled_share)
+    latency = latency_curve(data.histograms, governed, objective=goals.latency)
+    cost = cost_curve(data, governed, prices=prices, tier=tier, cloud_model=cloud_model)
+    cost_notes = [] if cost is None else cost.notes
+    if cost is None and prices is not None and prices.root:
+        cost_notes = ["the price list has no entry for tier cloud: costs are unknown"]
+    energy = energy_curve(s, governed)
     points: list[AdvicePoint] = []
     for k in range(ADVICE_BUCKETS + 1):
-        share = float(local_count[k] / total)
         share_low, share_high = wilson(local_count[k], total)
         rate = float(escalations[k] / total)
         rate_low, rate_high = wilson(escalations[k], total)
-        gap = unlabelled[k] / governed_total if governed_total else 0.0
-        quality = quality_low = quality_high = None
-        if governed_total and gap <= options.max_unlabelled_share and covered[k] > 0:
-            quality = float(numerator[k] / covered[k])
-            half = Z95 * math.sqrt(variance[k]) / covered[k]
-            quality_low, quality_high = (
-                float(max(0.0, quality - half)),
-                float(min(1.0, quality + half)),
-            )
-        pooled_share = float(pooled_weight[k] / governed_total) if governed_total else 0.0
-        if quality is None:
-            coverage = "none"
-        elif gap > 0:
-            coverage = "partial"
-        elif pooled_share > 0:
-            coverage = "pooled"
-        else:
-            coverage = "measured"
-        p95 = p95_low = p95_high = within = None
-        if latency_gap[k] == 0:
-            mixture = local_suffix[k] + escalated_prefix[k] + forced_hist
-            p95 = histogram_quantile(mixture, P95)
-            p95_low, p95_high = quantile_interval(mixture, P95)
-            if goals.latency is not None and mixture.sum() > 0:
-                inside = np.less_equal(LATENCY_VALUES, goals.latency.threshold_ms)
-                within = float(mixture[inside].sum() / mixture.sum())
-        cost = cost_low = cost_high = None
-        if unit is not None:
-            spent = fixed_cost + escalated_cost[k]
-            cost = float(1000.0 * spent / total)
+        cost_per_1k = cost_low = cost_high = None
+        if cost is not None:
+            spent = float(cost.spent[k])
+            cost_per_1k = 1000.0 * spent / total
+            # Only the escalations vary: the interval of their rate, at their mean price.
             calls = escalations[k]
-            per_call = float((spent - total * unit.local) / calls) if calls else 0.0
-            cost_low = 1000.0 * (unit.local + rate_low * per_call)
-            cost_high = 1000.0 * (unit.local + rate_high * per_call)
-        energy = None
-        if energy_local is not None:
-            energy = float((energy_local + energy_prefix[k] + forced_energy) / total)
-        point = AdvicePoint(
-            threshold=round(k / ADVICE_BUCKETS, 2),
-            local_share=share,
-            local_share_low=share_low,
-            local_share_high=share_high,
-            cloud_escalation_rate=rate,
-            cloud_escalation_rate_low=rate_low,
-            cloud_escalation_rate_high=rate_high,
-            quality=quality,
-            quality_low=quality_low,
-            quality_high=quality_high,
-            latency_p95_ms=p95,
-            latency_p95_ms_low=p95_low,
-            latency_p95_ms_high=p95_high,
-            latency_within=within,
-            cost_per_1k=cost,
-            cost_per_1k_low=cost_low,
-            cost_per_1k_high=cost_high,
-            energy_mj_per_request=energy,
-            coverage=coverage,
-            labelled=int(labelled[k]),
-            pooled_share=pooled_share,
-            unlabelled_share=float(gap),
+            per_call = (spent - total * cost.local_per_request) / calls if calls else 0.0
+            cost_low = 1000.0 * (cost.local_per_request + rate_low * per_call)
+            cost_high = 1000.0 * (cost.local_per_request + rate_high * per_call)
+        points.append(
+            _judged(
+                AdvicePoint(
+                    threshold=round(k / ADVICE_BUCKETS, 2),
+                    local_share=float(local_count[k] / total),
+                    local_share_low=share_low,
+                    local_share_high=share_high,
+                    cloud_escalation_rate=rate,
+                    cloud_escalation_rate_low=rate_low,
+                    cloud_escalation_rate_high=rate_high,
+                    quality=_maybe(quality.value, k),
+                    quality_low=_maybe(quality.low, k),
+                    quality_high=_maybe(quality.high, k),
+                    latency_p95_ms=_maybe(latency.p95, k),
+                    latency_p95_ms_low=_maybe(latency.low, k),
+                    latency_p95_ms_high=_maybe(latency.high, k),
+                    latency_within=_maybe(latency.within, k),
+                    cost_per_1k=cost_per_1k,
+                    cost_per_1k_low=cost_low,
+                    cost_per_1k_high=cost_high,
+                    energy_mj_per_request=None if energy is None else float(energy[k] / total),
+                    coverage=quality.coverage(k),
+                    labelled=int(quality.labelled[k]),
+                    pooled_share=float(quality.pooled_share[k]),
+                    unlabelled_share=float(quality.unlabelled_share[k]),
+                ),
+                goals,
+            )
         )
-        points.append(_judged(point, goals))
-    if cloud_pooled.any() and pooled_n:
-        notes.append(
-            "where a confidence bucket has fewer than "
-            f"{MIN_OWN_CLOUD} labelled cloud answers, the cloud's quality over all escalations "
-            "stands in for it (assumed not to depend on the local confidence)"
-        )
-    return points, current, fit, notes
+    return points, current, fit, [*latency.notes, *cost_notes, *quality.notes]
 
 
 def _judged(point: AdvicePoint, goals: Goals) -> AdvicePoint:
