@@ -517,6 +517,11 @@ def latency_curve(
         notes.append(
             "no escalation was recorded: latencies of thresholds that escalate more are unknown"
         )
+    elif (~added_own & (local.sum(axis=1) > 0)).any():
+        notes.append(
+            f"where a confidence bucket has fewer than {MIN_OWN_LATENCY} escalations, the "
+            "latency an escalation adds is that of all escalations"
+        )
     return _LatencyCurve(p95=curve[0], low=curve[1], high=curve[2], within=curve[3], notes=notes)
 
 

@@ -88,6 +88,8 @@ def test_every_threshold_is_replayed() -> None:
     assert (all_cloud.coverage, all_cloud.pooled_share) == ("pooled", 0.75)
     assert all_cloud.cost_per_1k == pytest.approx(1000.0)
     assert advice.notes == [
+        "where a confidence bucket has fewer than 20 escalations, the latency an escalation "
+        "adds is that of all escalations",
         "no price for tier device: its attempts are counted as free",
         "where a confidence bucket has fewer than 5 labelled cloud answers, the cloud's quality "
         "over all escalations stands in for it (assumed not to depend on the local confidence)",

@@ -34,11 +34,12 @@ def test_advise_prints_the_curve_and_the_recommendation(db_url: str, engine: Eng
                     *(f"{k / 100:.2f}" for k in range(30, 101, 5))]  # fmt: skip
     assert lines[9].endswith("measured       40 recommended")
     assert lines[10].endswith("measured       40 current")
-    assert lines[-2] == (
+    assert lines[-3] == (
         "recommended: threshold 0.25 is the cheapest that meets quality floor 0.6 (no prices: "
         "the fewest cloud escalations stand for cheapest): cloud escalation rate 0.0% against "
         "25.0% at the current 0.26, predicted quality 0.750"
     )
+    assert lines[-2].startswith("note: where a confidence bucket has fewer than 20 escalations")
     assert lines[-1].startswith("note: where a confidence bucket has fewer than 5")
 
 
