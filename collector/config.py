@@ -167,10 +167,24 @@ class CollectorSettings(Section):
         cores = (os.cpu_count() if cpu_count is None else cpu_count) or 1
         return min(cores, 4) if cores > 1 and server_processes == 1 else 0
 
+    assembly_interval_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="How often the server assembles newly stored attempts into requests and "
+        "their per-minute request rollups (one server at a time); 0 turns it off.",
+    )
+    assembly_max_delay_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="While export requests keep arriving, an assembly pass waits for a quiet "
+        "second, at most this long after it fell due: ingestion goes first, and request "
+        "rollups lag by at most the interval plus this.",
+    )
     retention_days: int = Field(
         default=30,
         ge=0,
-        description="Raw attempts older than this are deleted; rollups stay. 0 keeps them forever.",
+        description="Raw attempts, and the assembled requests, older than this are deleted; "
+        "rollups stay. 0 keeps them forever.",
     )
     ingest_stats_retention_days: int = Field(
         default=90,

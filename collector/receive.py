@@ -13,6 +13,7 @@ sent only after the transaction commits.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -48,6 +49,15 @@ class Admission:
         self._queued = queued
         self._waiting = 0
         self._timeout = timeout
+        self._active = 0
+        self._last_active = -math.inf
+
+    def busy(self, *, within: float) -> bool:
+        """Whether an export request was in progress at some moment of the last ``within`` s.
+
+        Background work (request assembly) waits while ingestion is busy.
+        """
+        return self._active > 0 or time.monotonic() - self._last_active < within
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
@@ -64,9 +74,12 @@ class Admission:
                 self._waiting -= 1
         else:
             await self._slots.acquire()
+        self._active += 1
         try:
             yield
         finally:
+            self._active -= 1
+            self._last_active = time.monotonic()
             self._slots.release()
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, Engine, Table, delete, select, tuple_
 
 from collector.db import WRITE
-from collector.schema import ATTEMPTS, DEVICES, INGEST_STATS
+from collector.schema import ATTEMPTS, DEVICES, INGEST_STATS, REQUEST_ROLLUPS, REQUESTS
 
 NS_PER_DAY = 86_400 * 1_000_000_000
 SECONDS_PER_DAY = 86_400
@@ -71,3 +71,23 @@ def expire_devices(engine: Engine, *, now: int, days: int, batch: int = BATCH) -
         return 0
     cutoff = now - days * SECONDS_PER_DAY
     return delete_in_slices(engine, DEVICES, DEVICES.c.last_seen < cutoff, batch=batch)
+
+
+def expire_requests(engine: Engine, *, now_ns: int, retention_days: int, batch: int = BATCH) -> int:
+    """Delete requests that started more than ``retention_days`` before ``now_ns`` (with attempts).
+
+    Their contributions stay in ``request_rollups``; the assembler no longer merges
+    attempts that old (:mod:`collector.assemble`), so none is counted again.
+    """
+    if retention_days <= 0:
+        return 0
+    cutoff = now_ns - retention_days * NS_PER_DAY
+    return delete_in_slices(engine, REQUESTS, REQUESTS.c.start_time_unix_nano < cutoff, batch=batch)
+
+
+def expire_request_rollups(engine: Engine, *, now: int, days: int, batch: int = BATCH) -> int:
+    """Delete request rollups of minutes more than ``days`` before ``now`` (Unix seconds)."""
+    if days <= 0:
+        return 0
+    cutoff = now - days * SECONDS_PER_DAY
+    return delete_in_slices(engine, REQUEST_ROLLUPS, REQUEST_ROLLUPS.c.minute < cutoff, batch=batch)

@@ -1,5 +1,9 @@
 """The store's tables. The collector owns them; analytics only reads them.
 
+Attempts and their per-minute ``rollups`` are written by ingestion; requests (one
+per trace: ``requests``, their per-minute ``request_rollups``) are assembled from
+the ``request_queue`` of newly stored attempts by :mod:`collector.assemble`.
+
 Times are integers: span times in Unix nanoseconds as OTLP sends them, rollup
 minutes in Unix seconds (the start of the minute). Integers compare and bucket the
 same way on SQLite and PostgreSQL and cost nothing to convert in pandas.
@@ -329,6 +333,105 @@ class LateHour(Base):
     version: Mapped[int] = mapped_column(BigInteger, server_default="1")
 
 
+class RequestQueue(Base):
+    """Newly stored attempts of one ingest transaction, waiting to be assembled into requests.
+
+    The ingest transaction adds one row: the primary keys of the attempts it stored
+    (re-sent spans are not stored, so they are not queued), packed 32 bytes each
+    (start time as a big-endian signed 64-bit integer, trace id, span id; see
+    :data:`collector.writer.QUEUE_KEY`). The assembler (:mod:`collector.assemble`)
+    reads the attempts by those keys, folds them into ``requests`` and
+    ``request_rollups``, and deletes the row in the same transaction. One small row
+    per batch, whatever its size, is all ingestion pays.
+    """
+
+    __tablename__ = "request_queue"
+
+    # INTEGER PRIMARY KEY on SQLite is the rowid, so the queue costs no index there.
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    attempt_keys: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Request(Base):
+    """One request (a trace of one fleet) as assembled from the attempts stored so far.
+
+    The *first* attempt is the non-shadow attempt with the lowest ``hybrid.attempt``
+    (ties: the earliest start, then the lowest span id); it gives the request its
+    segment and start. The *served* attempt is the first (in the same order)
+    non-shadow attempt that neither fell back nor failed; a request without one has
+    failed (so far: a later attempt may still arrive). ``tiers`` is a bit set of the
+    tiers tried, shadow attempts aside (device 1, edge 2, cloud 4). ``span_ids``
+    holds the span ids already merged, 8 bytes each, so that an attempt is never
+    merged twice. Until a non-shadow attempt arrives, ``segment_id`` is null, the
+    start is the earliest shadow attempt's and the request counts nowhere.
+    """
+
+    __tablename__ = "requests"
+
+    # The trace id leads the key: the assembler looks requests up by trace id.
+    trace_id: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
+    fleet: Mapped[str] = mapped_column(String(128), primary_key=True)
+    start_time_unix_nano: Mapped[int] = mapped_column(BigInteger)
+    segment_id: Mapped[int | None] = mapped_column(ForeignKey("segments.id"))
+    first_attempt: Mapped[int | None] = mapped_column(Integer)
+    first_tier: Mapped[str | None] = mapped_column(String(16))
+    first_span_id: Mapped[bytes | None] = mapped_column(LargeBinary(8))
+    served_attempt: Mapped[int | None] = mapped_column(Integer)
+    served_start_unix_nano: Mapped[int | None] = mapped_column(BigInteger)
+    served_latency_ms: Mapped[float | None] = mapped_column(Float)
+    served_tier: Mapped[str | None] = mapped_column(String(16))
+    served_quality: Mapped[float | None] = mapped_column(Float)
+    served_span_id: Mapped[bytes | None] = mapped_column(LargeBinary(8))
+    attempts: Mapped[int] = mapped_column(Integer)
+    tiers: Mapped[int] = mapped_column(Integer)
+    input_tokens: Mapped[int] = mapped_column(BigInteger)
+    output_tokens: Mapped[int] = mapped_column(BigInteger)
+    span_ids: Mapped[bytes] = mapped_column(LargeBinary)
+
+    __table_args__ = (Index("ix_requests_start_time_unix_nano", "start_time_unix_nano"),)
+
+
+class RequestRollup(Base):
+    """Per-minute sums of requests, in the segment and minute of each request's first attempt.
+
+    Every column merges by addition (the histogram by bucket, in the format of
+    :class:`Rollup`'s ``latency_hist``), so groups of rows add up like attempt
+    rollups. A request is *answered* when an attempt's answer was served, *failed*
+    when none was, *escalated* when its first attempt ran locally (device or edge)
+    and the cloud served it. Latency is end to end (first attempt's start to the
+    served attempt's end) and counts answered requests only; quality is the served
+    attempt's where known; tokens are summed over all the request's attempts,
+    ``attempts_sum`` over its non-shadow attempts and ``tiers_sum`` over the
+    distinct tiers it tried. The assembler moves a request's contribution when a
+    late attempt changes it.
+    """
+
+    __tablename__ = "request_rollups"
+
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"), primary_key=True)
+    minute: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    requests: Mapped[int] = mapped_column(BigInteger)
+    answered: Mapped[int] = mapped_column(BigInteger)
+    failed: Mapped[int] = mapped_column(BigInteger)
+    escalated: Mapped[int] = mapped_column(BigInteger)
+    served_device: Mapped[int] = mapped_column(BigInteger)
+    served_edge: Mapped[int] = mapped_column(BigInteger)
+    served_cloud: Mapped[int] = mapped_column(BigInteger)
+    attempts_sum: Mapped[int] = mapped_column(BigInteger)
+    tiers_sum: Mapped[int] = mapped_column(BigInteger)
+    latency_ms_sum: Mapped[float] = mapped_column(Float)
+    latency_hist: Mapped[str] = mapped_column(Text)
+    quality_count: Mapped[int] = mapped_column(BigInteger)
+    quality_sum: Mapped[float] = mapped_column(Float)
+    quality_sq_sum: Mapped[float] = mapped_column(Float)
+    input_tokens_sum: Mapped[int] = mapped_column(BigInteger)
+    output_tokens_sum: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_request_rollups_minute", "minute"),)
+
+
 class Device(Base):
     """The last known state of one device for one model, for version drift."""
 
@@ -549,6 +652,9 @@ ANALYTICS_STATE = _table(AnalyticsState)
 ADVICE_ROLLUPS = _table(AdviceRollup)
 ADVICE_HOURS = _table(AdviceHour)
 LATE_HOURS = _table(LateHour)
+REQUEST_QUEUE = _table(RequestQueue)
+REQUESTS = _table(Request)
+REQUEST_ROLLUPS = _table(RequestRollup)
 DEVICES = _table(Device)
 INGEST_STATS = _table(IngestStat)
 DROPPED_ATTRIBUTES = _table(DroppedAttribute)

@@ -1,5 +1,8 @@
 """Write a normalised batch: attempts, rollups, devices and counters in one transaction.
 
+The new attempts are also queued (one ``request_queue`` row of their keys) for the
+request assembler (:mod:`collector.assemble`), which folds them into requests later.
+
 The transaction commits before the collector answers, so a 200 means stored.
 Only attempts that were not stored before are folded into rollups, so a re-sent
 span is stored and counted once, even when two collectors receive it at the same
@@ -285,6 +288,7 @@ class Store:
                     segment_ids = [segment_id for _, segment_id in kept]
                     rollups = build_rollups(rows, segment_ids)
                     devices = build_devices(rows)
+                writer.queue_attempts(conn, rows)
                 self._upsert_rollups.run(conn, rollups)
                 self._note_late_hours.run(conn, _late_hours(rollups, received_ns))
                 self._upsert_devices.run(conn, devices)

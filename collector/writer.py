@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import operator
+import struct
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
@@ -36,6 +37,8 @@ SEGMENT_LOOKUP = "SELECT id FROM segments WHERE " + " AND ".join(
 
 #: (trace id, span id) of attempts.
 AttemptIds = set[tuple[bytes, bytes]]
+#: An attempt's primary key as ``request_queue`` holds it, packed: start time, trace id, span id.
+QUEUE_KEY = struct.Struct(">q16s8s")
 #: The attempt rows in the form a writer sends them.
 Prepared = TypeVar("Prepared")
 
@@ -72,6 +75,23 @@ class Writer(ABC, Generic[Prepared]):
     @abstractmethod
     def insert_attempts(self, conn: Connection, prepared: Prepared) -> AttemptIds | None:
         """Insert the attempts: ``None`` when every one was new, else the ids of the new ones."""
+
+    def queue_attempts(self, conn: Connection, rows: Sequence[AttemptRow]) -> None:
+        """Queue newly stored attempts for the request assembler: one ``request_queue`` row.
+
+        The row holds the attempts' primary keys packed one after the other
+        (:data:`QUEUE_KEY`), so a batch costs one small insert whatever its size.
+        """
+        if not rows:
+            return
+        pack = QUEUE_KEY.pack
+        keys = b"".join(pack(r.start_time_unix_nano, r.trace_id, r.span_id) for r in rows)
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        cursor = conn.connection.cursor()
+        try:
+            cursor.execute(f"INSERT INTO request_queue (attempt_keys) VALUES ({mark})", (keys,))
+        finally:
+            cursor.close()
 
     def lock_segments(self, conn: Connection) -> None:
         """Hold, until the transaction ends, the lock that serialises new dimension values.

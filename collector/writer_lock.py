@@ -52,3 +52,9 @@ class WriterLock:
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
         self._threads.release()
+
+    def close(self) -> None:
+        """Close the lock file (a lock made for a while, not for the process's life)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

@@ -22,6 +22,7 @@ from analytics.advice_rollups import fold_advice
 from analytics.alerting import lease
 from analytics.alerting.service import AlertService
 from analytics.compaction import compact
+from collector.assemble import Assembler
 from collector.auth import DEV_PRINCIPAL, Principal, bearer, lookup
 from collector.db import make_engine
 from collector.errors import StoreBusy, Unauthorized
@@ -35,6 +36,7 @@ from tierwatch.api import (
     deliveries,
     health,
     hooks,
+    requests,
     silences,
     summary,
     tiers,
@@ -107,15 +109,16 @@ def create_app(
         ingest = workers.ingest
     else:
         ingest = in_thread(build_ingestor(settings, engine))
+    admission = Admission(
+        concurrent=settings.collector.max_concurrent_requests,
+        queued=settings.collector.max_queued_requests,
+        timeout=settings.collector.queue_timeout_seconds,
+    )
     receiver = Receiver(
         ingest=ingest,
         authenticate=make_authenticate(engine, dev=settings.server.dev),
         metrics=metrics,
-        admission=Admission(
-            concurrent=settings.collector.max_concurrent_requests,
-            queued=settings.collector.max_queued_requests,
-            timeout=settings.collector.queue_timeout_seconds,
-        ),
+        admission=admission,
         reads=BodyReads(
             concurrent=settings.collector.max_concurrent_reads,
             max_buffered_bytes=settings.collector.max_buffered_bytes,
@@ -141,8 +144,9 @@ def create_app(
         pruner = lease.holder_id()
         retention = asyncio.create_task(_prune_loop(engine, settings, holder=pruner))
         compaction = asyncio.create_task(_compaction_loop(engine, settings))
+        assembly = asyncio.create_task(_assembly_loop(engine, settings, admission))
         summaries = asyncio.create_task(_log_summary_loop(metrics))
-        loops = [retention, compaction, summaries]
+        loops = [retention, compaction, assembly, summaries]
         if settings.alerts.enabled:
             loops.append(asyncio.create_task(alerting.run()))
         try:
@@ -174,7 +178,14 @@ def create_app(
     app.state.alert_holder = alerting.holder
     app.include_router(build_router(receiver))
     app.include_router(summary.router)
-    for router in (health.router, tiers.router, versions.router, timeseries.router, costs.router):
+    for router in (
+        health.router,
+        requests.router,
+        tiers.router,
+        versions.router,
+        timeseries.router,
+        costs.router,
+    ):
         app.include_router(router)
     app.include_router(advice.router)
     for router in (alerts.router, deliveries.router, silences.router, hooks.router):
@@ -314,6 +325,33 @@ async def _compaction_loop(engine: Engine, settings: Settings) -> None:
             )
         except Exception:
             log.exception("compacting rollups failed; will try again")
+
+
+async def _assembly_loop(engine: Engine, settings: Settings, admission: Admission) -> None:
+    """Assemble newly stored attempts into requests now and then; 0 turns it off.
+
+    Ingestion goes first: while export requests keep arriving, a pass waits, a
+    second at a time, up to ``collector.assembly_max_delay_seconds`` after it fell
+    due. Every server runs the loop; one pass runs at a time (see
+    :mod:`collector.assemble`).
+    """
+    collector = settings.collector
+    if collector.assembly_interval_seconds <= 0:
+        return
+    assembler = Assembler(engine, retention_days=collector.retention_days)
+    try:
+        while True:
+            await asyncio.sleep(collector.assembly_interval_seconds)
+            waited = 0.0
+            while admission.busy(within=1.0) and waited < collector.assembly_max_delay_seconds:
+                await asyncio.sleep(1.0)
+                waited += 1.0
+            try:
+                await anyio.to_thread.run_sync(lambda: assembler.run(now_ns=time.time_ns()))
+            except Exception:
+                log.exception("assembling requests failed; will try again")
+    finally:
+        assembler.close()
 
 
 #: Environment variable through which ``serve --workers N`` hands settings to each worker.

@@ -360,6 +360,28 @@ def db_compact(ctx: click.Context, db: str | None) -> None:
     click.echo(f"folded {folded} hour{'s' if folded != 1 else ''} of attempts for advice")
 
 
+@db.command("assemble")
+@_db_option
+@click.pass_context
+def db_assemble(ctx: click.Context, db: str | None) -> None:
+    """Assemble stored attempts into requests and request rollups (the server does it on its own).
+
+    \b
+    Example:
+      tierwatch db assemble --db sqlite:///./tierwatch.db
+    """
+    import time
+
+    from collector.assemble import assemble
+
+    settings = load(ctx, **{"database.url": db})
+    with open_engine(settings) as engine:
+        merged = assemble(
+            engine, now_ns=time.time_ns(), retention_days=settings.collector.retention_days
+        )
+    click.echo(f"assembled {merged} attempt{'s' if merged != 1 else ''} into requests")
+
+
 @db.command("prune")
 @_db_option
 @click.pass_context

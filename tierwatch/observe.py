@@ -20,6 +20,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine, event
 
 from analytics.alerting.gauges import read_gauges
+from collector.assemble import queued_attempts
 from collector.telemetry import CollectorMetrics
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,25 @@ class AlertingCollector(Collector):
         )
 
 
+class RequestsCollector(Collector):
+    """Attempts stored but not yet assembled into requests, from the database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            queued = queued_attempts(self.engine)
+        except Exception as exc:  # the database is down: the rest of /metrics still answers
+            log.debug("request metrics unavailable: %s", exc)
+            return
+        yield GaugeMetricFamily(
+            "tierwatch_requests_queued_attempts",
+            "Attempts stored but not yet assembled into requests.",
+            value=queued,
+        )
+
+
 class ProcessTreeCollector(Collector):
     """Memory and CPU of the server: ``root`` and every process below it (ingest workers...)."""
 
@@ -173,6 +193,7 @@ def instrument(
     server = ServerMetrics(metrics)
     server.watch(engine)
     metrics.scraped.register(AlertingCollector(engine))
+    metrics.scraped.register(RequestsCollector(engine))
     metrics.scraped.register(ProcessTreeCollector(process_root or os.getpid()))
     return server
 

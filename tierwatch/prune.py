@@ -23,7 +23,13 @@ from analytics.retention import (
     expire_minute_rollups,
 )
 from collector.config import CollectorSettings
-from collector.retention import expire_attempts, expire_devices, expire_ingest_stats
+from collector.retention import (
+    expire_attempts,
+    expire_devices,
+    expire_ingest_stats,
+    expire_request_rollups,
+    expire_requests,
+)
 
 #: The lease of the pruning loop.
 PRUNER = "pruner"
@@ -60,6 +66,7 @@ def prune(
     now = now_ms // 1000
     minute_days = analytics.minute_rollup_retention_days
     hourly_days = analytics.hourly_rollup_retention_days
+    request_days = request_rollup_days(collector, analytics)
     out = [
         Pruned(
             "attempts",
@@ -67,6 +74,18 @@ def prune(
                 engine, now_ns=now_ms * 1_000_000, retention_days=collector.retention_days
             ),
             collector.retention_days,
+        ),
+        Pruned(
+            "requests",
+            expire_requests(
+                engine, now_ns=now_ms * 1_000_000, retention_days=collector.retention_days
+            ),
+            collector.retention_days,
+        ),
+        Pruned(
+            "request_rollups",
+            expire_request_rollups(engine, now=now, days=request_days),
+            request_days,
         ),
         Pruned(
             "rollups",
@@ -117,6 +136,20 @@ def prune(
         ),
     ]
     return out
+
+
+def request_rollup_days(collector: CollectorSettings, analytics: AnalyticsSettings) -> int:
+    """How long request rollups are kept, in days (0: forever).
+
+    They are minute rows that nothing compacts, kept as long as minute rollups are
+    (reports read both over the same periods), but never less long than the
+    requests themselves: while a request is kept, a late attempt may still move its
+    contribution, so its minute must still be there.
+    """
+    minute_days = analytics.minute_rollup_retention_days or analytics.hourly_rollup_retention_days
+    if minute_days <= 0 or collector.retention_days <= 0:
+        return 0
+    return max(minute_days, collector.retention_days)
 
 
 def prune_if_holder(

@@ -7,7 +7,7 @@ latency and energy, and what the same requests got at the cloud. ``advice_hours`
 records how many raw attempts each folded hour held, so late attempts are seen.
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

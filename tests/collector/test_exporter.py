@@ -144,3 +144,78 @@ def test_exporter_sees_success_and_resend_is_deduplicated(
     with engine.connect() as conn:
         assert len(conn.execute(select(ATTEMPTS.c.span_id)).all()) == 1
         assert conn.execute(select(ROLLUPS.c.attempts)).scalar_one() == 1
+
+
+def test_attempts_from_phone_and_cloud_exporters_make_one_request(
+    live_server: LiveServer, engine: Engine
+) -> None:
+    from opentelemetry import trace
+
+    from collector.assemble import assemble
+    from collector.schema import REQUEST_ROLLUPS
+
+    phone, _ = _provider(live_server.url, Compression.Gzip)
+    # the cloud service sends for the same fleet (with a token, the token says so)
+    cloud_resource = Resource.create(
+        {"service.name": "tagger-api", "hybrid.node": "cloud-1", "hybrid.fleet": "cameras"}
+    )
+    cloud = TracerProvider(resource=cloud_resource)
+    cloud.add_span_processor(
+        BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{live_server.url}/v1/traces"))
+    )
+    start = T0 + 30 * 1_000_000_000
+    attrs = {"hybrid.task": "photo-tag", "hybrid.model.name": "tagger"}
+    with phone.get_tracer("router").start_as_current_span(
+        "request", start_time=start, end_on_exit=False
+    ) as root:
+        device = phone.get_tracer("router").start_span(
+            "hybrid.inference",
+            start_time=start,
+            attributes={
+                **attrs,
+                "hybrid.tier": "device",
+                "hybrid.attempt": 1,
+                "hybrid.fallback": True,
+                "hybrid.fallback.reason": "low_confidence",
+            },
+        )
+        device.end(end_time=start + 35_000_000)
+        # the request's context travels to the cloud service (traceparent)
+        context = trace.set_span_in_context(trace.NonRecordingSpan(root.get_span_context()))
+        root.end(end_time=start + 400_000_000)
+    # the cloud service exports first; the phone's batch comes in a later export
+    answer = cloud.get_tracer("tagger-api").start_span(
+        "hybrid.inference",
+        context=context,
+        start_time=start + 40_000_000,
+        attributes={**attrs, "hybrid.tier": "cloud", "hybrid.attempt": 2, "hybrid.quality": 0.5},
+    )
+    answer.end(end_time=start + 340_000_000)
+    assert cloud.force_flush(10_000)
+    assemble(engine, now_ns=time.time_ns())
+    assert phone.force_flush(10_000)
+    phone.shutdown()
+    cloud.shutdown()
+    assemble(engine, now_ns=time.time_ns())
+
+    with engine.connect() as conn:
+        rows = (
+            conn.execute(
+                select(SEGMENTS.c.tier, REQUEST_ROLLUPS).join(
+                    SEGMENTS, SEGMENTS.c.id == REQUEST_ROLLUPS.c.segment_id
+                )
+            )
+            .mappings()
+            .all()
+        )
+    # one request, in the phone's segment and minute: escalated, 340 ms end to end
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row["tier"], row["minute"], row["requests"], row["escalated"]) == (
+        "device",
+        T0 // 10**9,
+        1,
+        1,
+    )
+    assert (row["served_cloud"], row["attempts_sum"], row["quality_sum"]) == (1, 2, 0.5)
+    assert row["latency_hist"] == buckets.encode({buckets.latency_bucket(340.0): 1})

@@ -114,3 +114,21 @@ def test_unreachable_postgres_answers_503(tmp_path: Path) -> None:
         assert resp.status_code == 503
         assert resp.headers["Retry-After"] == "2"
         assert requests.get(f"{server.url}/healthz", timeout=30).status_code == 503
+
+
+def test_admission_says_when_ingestion_was_busy() -> None:
+    import asyncio
+
+    from collector.receive import Admission
+
+    admission = Admission(concurrent=2, queued=2, timeout=1.0)
+
+    async def one_export() -> list[bool]:
+        seen = [admission.busy(within=60.0)]
+        async with admission.slot():
+            seen.append(admission.busy(within=0.0))
+        seen += [admission.busy(within=60.0), admission.busy(within=0.0)]
+        return seen
+
+    # idle before, busy during, busy within a minute after, not busy right after with no margin
+    assert asyncio.run(one_export()) == [False, True, True, False]

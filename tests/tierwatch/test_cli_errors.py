@@ -78,6 +78,7 @@ def test_unreachable_database_from_the_environment() -> None:
         ["silence", "list"],
         ["deliveries", "list"],
         ["db", "compact"],
+        ["db", "assemble"],
     ],
 )
 def test_reading_commands_never_create_a_database(tmp_path: Path, command: list[str]) -> None:

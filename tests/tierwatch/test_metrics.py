@@ -242,3 +242,23 @@ def test_counts_are_the_servers_whichever_process_answers(tmp_path: Path) -> Non
     finally:
         proc.terminate()
         proc.communicate(timeout=30)
+
+
+def test_the_attempts_waiting_in_the_queue_are_counted(engine: Engine) -> None:
+    from collector.assemble import assemble, queued_attempts
+    from collector.normalise import Normaliser
+    from collector.store import Store
+    from tierwatch.observe import RequestsCollector
+
+    store = Store(engine)
+    for spans in ([span(1, trace=1), span(2, trace=1)], [span(3, trace=2)]):
+        batch = Normaliser().normalise(request(spans), fleet="f", now_ns=time.time_ns())
+        store.write(batch, received_ns=time.time_ns())
+
+    def gauge() -> float:
+        (metric,) = RequestsCollector(engine).collect()
+        return metric.samples[0].value
+
+    assert (queued_attempts(engine), gauge()) == (3, 3.0)
+    assemble(engine, now_ns=time.time_ns())
+    assert (queued_attempts(engine), gauge()) == (0, 0.0)

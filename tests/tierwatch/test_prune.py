@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import Engine, Table, insert, select
 
@@ -17,10 +18,13 @@ from collector.schema import (
     DEVICES,
     INGEST_STATS,
     LEASES,
+    REQUEST_ROLLUPS,
+    REQUESTS,
+    SEGMENTS,
     SILENCES,
 )
 from tierwatch.cli import main
-from tierwatch.prune import PRUNER, prune, prune_if_holder
+from tierwatch.prune import PRUNER, prune, prune_if_holder, request_rollup_days
 
 DAY_MS = 86_400_000
 NOW_MS = 1_740_830_400_000  # 2025-03-01 12:00 UTC
@@ -79,6 +83,57 @@ def _event(fingerprint: str, *, age_days: float) -> dict[str, Any]:
 
 def _seed(engine: Engine) -> None:
     with engine.begin() as conn:
+        segment = conn.execute(
+            insert(SEGMENTS)
+            .values(
+                fleet="fleet-a",
+                tier="device",
+                task="photo-tag",
+                model="",
+                model_version="",
+                device_model="",
+                region="",
+                app_version="",
+                node="",
+            )
+            .returning(SEGMENTS.c.id)
+        ).scalar_one()
+        conn.execute(
+            insert(REQUESTS),
+            [
+                {
+                    "fleet": "fleet-a",
+                    "trace_id": days.to_bytes(16, "big"),
+                    "start_time_unix_nano": (NOW - days * 86_400) * 10**9,
+                    "attempts": 1,
+                    "tiers": 1,
+                    "input_tokens": 0,
+                    "output_tokens": 0,
+                    "span_ids": b"",
+                }
+                for days in (31, 29)
+            ],
+        )
+        conn.execute(
+            insert(REQUEST_ROLLUPS),
+            [
+                {
+                    "segment_id": segment,
+                    "minute": NOW - days * 86_400,
+                    "latency_hist": "{}",
+                    **dict.fromkeys(
+                        (
+                            c.name
+                            for c in REQUEST_ROLLUPS.c
+                            if c.name not in ("segment_id", "minute", "latency_hist")
+                        ),
+                        0,
+                    ),
+                }
+                # kept as long as minute rollups (35 days), at least as long as requests (30)
+                for days in (36, 34)
+            ],
+        )
         conn.execute(
             insert(INGEST_STATS),
             [
@@ -197,6 +252,8 @@ def test_one_pass_removes_exactly_what_is_past_each_horizon(engine: Engine) -> N
     removed = _prune(engine)
     assert removed == {
         "attempts": 0,
+        "requests": 1,
+        "request_rollups": 1,
         "rollups": 0,
         "hourly_rollups": 0,
         "advice_rollups": 0,
@@ -209,6 +266,8 @@ def test_one_pass_removes_exactly_what_is_past_each_horizon(engine: Engine) -> N
         "leases": 1,
     }
     assert _column(engine, INGEST_STATS, "minute") == [NOW - 89 * 86_400]
+    assert _column(engine, REQUESTS, "trace_id") == [(29).to_bytes(16, "big")]
+    assert _column(engine, REQUEST_ROLLUPS, "minute") == [NOW - 34 * 86_400]
     assert _column(engine, DEVICES, "device_id") == ["d89"]
     assert _column(engine, ALERTS, "fingerprint") == [
         "firing",
@@ -259,6 +318,8 @@ def test_db_prune_prints_one_line_per_table(db_url: str, engine: Engine) -> None
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
         "attempts: removed 0 rows older than 30 days",
+        "requests: removed 0 rows older than 30 days",
+        "request_rollups: removed 0 rows older than 35 days",
         "rollups: removed 0 rows older than 35 days",
         "hourly_rollups: removed 0 rows older than 400 days",
         "advice_rollups: removed 0 rows older than 400 days",
@@ -270,3 +331,27 @@ def test_db_prune_prints_one_line_per_table(db_url: str, engine: Engine) -> None
         "silences: removed 0 rows older than 30 days",
         "leases: removed 0 rows older than 7 days",
     ]
+
+
+@pytest.mark.parametrize(
+    ("attempts", "minutes", "hourly", "expected"),
+    [
+        (30, 35, 400, 35),  # the defaults: as long as minute rollups
+        (60, 35, 400, 60),  # requests kept longer: their minutes too
+        (30, 0, 400, 400),  # minute rollups kept until the hourly horizon
+        (0, 35, 400, 0),  # requests kept forever: their minutes too
+        (30, 0, 0, 0),  # rollups kept forever
+    ],
+)
+def test_request_rollups_are_kept_like_minute_rollups_and_at_least_like_requests(
+    attempts: int, minutes: int, hourly: int, expected: int
+) -> None:
+    assert (
+        request_rollup_days(
+            CollectorSettings(retention_days=attempts),
+            AnalyticsSettings(
+                minute_rollup_retention_days=minutes, hourly_rollup_retention_days=hourly
+            ),
+        )
+        == expected
+    )

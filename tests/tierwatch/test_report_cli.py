@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
@@ -66,3 +67,14 @@ def test_db_compact(db_url: str, engine: Engine) -> None:
     assert result.output == (
         "compacted 3 hours of rollups\nfolded 3 hours of attempts for advice\n"
     )
+
+
+def test_db_assemble(db_url: str, engine: Engine) -> None:
+    # three hours up to now: within the attempts' retention
+    written = write_fleet(engine, end=datetime.now(UTC).replace(second=0, microsecond=0))
+    result = CliRunner().invoke(main, ["db", "assemble", "--db", db_url])
+    assert result.exit_code == 0, result.output
+    # every stored attempt is merged once; a second run finds nothing queued
+    assert result.output == f"assembled {len(written.rows)} attempts into requests\n"
+    again = CliRunner().invoke(main, ["db", "assemble", "--db", db_url])
+    assert again.output == "assembled 0 attempts into requests\n"

@@ -118,6 +118,8 @@ def _report_query(*parameters: str, default_window: str | None = None) -> Any:
 
 #: ``/health`` and ``/findings``: a report grouped ``by`` dimensions.
 HealthQueryDep = Annotated[ReportQuery, _report_query("window", "baseline", "end", "by", "fleet")]
+#: ``/requests``: requests grouped ``by`` dimensions of their first attempt.
+RequestsQueryDep = Annotated[ReportQuery, _report_query("window", "end", "by", "fleet")]
 #: ``/versions``: version drift of one model or all.
 VersionsQueryDep = Annotated[
     ReportQuery, _report_query("window", "baseline", "end", "fleet", "model")

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from analytics.attribution import Contribution
 from analytics.costs import CostBucket, CostLine, FleetCosts
 from analytics.findings import Finding, SegmentHealth
+from analytics.requests import RequestGroup, RequestReport
 from analytics.tiers import Difference, ShadowAgreement, TierComparison
 from analytics.versions import CanaryComparison, StuckDevice, VersionDrift, VersionShare
 from collector.schema import SEGMENT_DIMENSIONS
@@ -21,6 +22,7 @@ PARAMETERS = {
         ("window", "baseline", "end", "by", "fleet", "severity"), False
     ),
     "/api/v1/tiers": dict.fromkeys(("window", "end", "fleet", "task"), False),
+    "/api/v1/requests": dict.fromkeys(("window", "end", "by", "fleet"), False),
     "/api/v1/costs": dict.fromkeys(("window", "end", "fleet", "bucket"), False),
     "/api/v1/versions": dict.fromkeys(("window", "baseline", "end", "fleet", "model"), False),
     "/api/v1/versions/series": {
@@ -39,6 +41,7 @@ def test_openapi_documents_the_read_endpoints(client: TestClient) -> None:
         "/api/v1/health",
         "/api/v1/findings",
         "/api/v1/tiers",
+        "/api/v1/requests",
         "/api/v1/costs",
         "/api/v1/versions",
         "/api/v1/versions/series",
@@ -68,6 +71,8 @@ def test_each_endpoint_takes_its_own_parameters(client: TestClient, path: str) -
         StuckDevice,
         CanaryComparison,
         VersionDrift,
+        RequestGroup,
+        RequestReport,
         CostLine,
         CostBucket,
         FleetCosts,
