@@ -67,10 +67,15 @@ class LatencyObjective:
 
 @dataclass(frozen=True)
 class Goals:
-    """What the recommended threshold must meet: a quality floor and a latency objective."""
+    """What the recommended threshold must meet: a quality floor and a latency objective.
+
+    ``from_objectives`` names the kinds (``quality``, ``latency``) that the task's
+    ``[[objectives]]`` set rather than the request.
+    """
 
     quality_floor: float | None = None
     latency: LatencyObjective | None = None
+    from_objectives: tuple[str, ...] = ()
 
 
 class _LatencyTarget(Protocol):
@@ -112,6 +117,22 @@ def goals_from_objectives(
         strictest = min(latencies, key=lambda t: (t.threshold_ms, -t.target))
         latency = LatencyObjective(strictest.threshold_ms, strictest.target)
     return Goals(quality_floor=max(floors) if floors else None, latency=latency)
+
+
+def merged_goals(
+    asked: Goals, objectives: Iterable[ObjectiveEntry], *, task: str, fleet: str | None
+) -> Goals:
+    """The goals a request asked for, each kind it left out taken from the task's objectives."""
+    configured = goals_from_objectives(objectives, task=task, fleet=fleet)
+    taken = []
+    floor, latency = asked.quality_floor, asked.latency
+    if floor is None and configured.quality_floor is not None:
+        floor = configured.quality_floor
+        taken.append("quality")
+    if latency is None and configured.latency is not None:
+        latency = configured.latency
+        taken.append("latency")
+    return Goals(quality_floor=floor, latency=latency, from_objectives=tuple(taken))
 
 
 @dataclass(frozen=True)

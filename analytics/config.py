@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, RootModel, field_validator, model_validator
+from pydantic import AfterValidator, Field, RootModel, field_validator, model_validator
 
 from analytics.durations import parse_duration
 from analytics.vocabulary import FAMILIES
@@ -481,3 +481,105 @@ class CostSettings(RootModel[list[Price]]):
             if price.model is None:
                 default = price
         return default
+
+
+class LatencyTarget(Section):
+    """A latency objective: the share of answered requests answered within a threshold."""
+
+    threshold_ms: float = Field(
+        gt=0, description="End-to-end latency (ms) a request must be answered within."
+    )
+    target: float = Field(
+        gt=0, lt=1, description="Share of answered requests within threshold_ms, e.g. 0.95."
+    )
+
+
+class AvailabilityTarget(Section):
+    """An availability objective: the share of requests answered (not failed at every tier)."""
+
+    target: float = Field(gt=0, lt=1, description="Share of requests answered, e.g. 0.995.")
+
+
+class QualityFloor(Section):
+    """A quality objective: the mean quality of served answers, where it is known."""
+
+    floor: float = Field(
+        gt=0, lt=1, description="Lowest acceptable mean quality of served answers, e.g. 0.90."
+    )
+
+
+class Objective(Section):
+    """What a task's users must get over a period: ``[[objectives]]`` in the configuration.
+
+    An entry names at least one of ``latency``, ``availability`` and ``quality``;
+    each becomes one objective kind with its own error budget.
+    """
+
+    name: str = Field(description="Unique name, e.g. photo-tag-fast; named by alerts.")
+    task: str = Field(description="The task (hybrid.task) whose requests are judged.")
+    fleet: str | None = Field(
+        default=None, description="Only this fleet's requests (default: every fleet)."
+    )
+    latency: LatencyTarget | None = Field(
+        default=None, description="{threshold_ms, target}: answered within threshold_ms."
+    )
+    availability: AvailabilityTarget | None = Field(
+        default=None, description="{target}: requests answered."
+    )
+    quality: QualityFloor | None = Field(
+        default=None, description="{floor}: mean quality of served answers."
+    )
+    period: str = Field(default="28d", description="The period of the error budget, e.g. 28d.")
+
+    @field_validator("name", "task")
+    @classmethod
+    def _named(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("period")
+    @classmethod
+    def _period(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @model_validator(mode="after")
+    def _some_kind(self) -> Objective:
+        if self.latency is None and self.availability is None and self.quality is None:
+            raise ValueError(
+                f"objective {self.name!r} names none of latency, availability and quality"
+            )
+        return self
+
+    def kinds(self) -> list[str]:
+        """The objective kinds this entry sets, in the order latency, availability, quality."""
+        given = (
+            ("latency", self.latency),
+            ("availability", self.availability),
+            ("quality", self.quality),
+        )
+        return [kind for kind, value in given if value is not None]
+
+    def target(self, kind: str) -> float:
+        """The target of ``kind`` (for quality: the floor)."""
+        if kind == "latency" and self.latency is not None:
+            return self.latency.target
+        if kind == "availability" and self.availability is not None:
+            return self.availability.target
+        if kind == "quality" and self.quality is not None:
+            return self.quality.floor
+        raise KeyError(f"objective {self.name!r} has no {kind} target")
+
+
+def _unique_names(value: list[Objective]) -> list[Objective]:
+    seen: set[str] = set()
+    for objective in value:
+        if objective.name in seen:
+            raise ValueError(f"objective name {objective.name!r} is used twice")
+        seen.add(objective.name)
+    return value
+
+
+#: The ``[[objectives]]`` list: entries with unique names.
+Objectives = Annotated[list[Objective], AfterValidator(_unique_names)]

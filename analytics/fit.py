@@ -10,14 +10,14 @@ into the placement the data supports and says why. Reading is
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 import pandas as pd
 from sqlalchemy import Connection
 
-from analytics.advice import Goals
+from analytics.advice import Goals, ObjectiveEntry, goals_from_objectives
 from analytics.config import CostSettings
 from analytics.costs import cost_report
 from analytics.times import TimeRange
@@ -37,7 +37,9 @@ MANY_VERSIONS = 3
 class TierFit:
     """One tier of a task: what was measured there.
 
-    ``meets_latency`` is ``None`` without a latency objective for the task.
+    ``meets_latency`` says whether the latency at the objective's target share (p50,
+    p95 or p99, the nearest at or above it) is within its threshold; ``None``
+    without a latency objective for the task.
     """
 
     tier: str
@@ -163,12 +165,12 @@ def fit_matrix(
     start: datetime,
     end: datetime,
     prices: CostSettings,
-    goals: Mapping[str, Goals] | None = None,
+    objectives: Iterable[ObjectiveEntry] = (),
     fleet: str | None = None,
     privacy: PrivacySettings | None = None,
 ) -> FitMatrix:
-    """The fit matrix of ``[start, end)``; ``goals`` holds each task's objectives by name."""
-    goals = goals or {}
+    """The fit matrix of ``[start, end)``, each task judged against its ``[[objectives]]``."""
+    objectives = list(objectives)
     metrics = metrics_frame(
         conn, start=start, end=end, by=["fleet", "task", "tier"], fleet=fleet, privacy=privacy
     )
@@ -185,7 +187,7 @@ def fit_matrix(
     }
     rows: list[TaskFit] = []
     for (fleet_name, task), group in metrics.groupby(["fleet", "task"], sort=True):
-        task_goals = goals.get(str(task), Goals())
+        task_goals = goals_from_objectives(objectives, task=str(task), fleet=str(fleet_name))
         tiers = []
         for tier in TIERS:
             found = group[group["tier"] == tier]
@@ -194,8 +196,14 @@ def fit_matrix(
             m = found.iloc[0]
             p95 = _float(m["latency_p95_ms"])
             meets = None
-            if task_goals.latency is not None and p95 is not None:
-                meets = p95 <= task_goals.latency.threshold_ms
+            if task_goals.latency is not None:
+                # The latency at the objective's share: the nearest quantile at or above it.
+                target = task_goals.latency.target
+                column = "latency_p50_ms" if target <= 0.5 else "latency_p95_ms"
+                column = "latency_p99_ms" if target > 0.95 else column
+                at_target = _float(m[column])
+                if at_target is not None:
+                    meets = at_target <= task_goals.latency.threshold_ms
             line = cost_of.get((fleet_name, task, tier))
             tiers.append(
                 TierFit(

@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import Connection, Float, cast, func, select
-from sqlalchemy.sql.elements import ColumnElement
 
 from analytics.histograms import LATENCY_BINS, LATENCY_OFFSET, LATENCY_VALUES, parse_joined
 from analytics.histograms import quantiles as histogram_quantiles
+from analytics.rollups import hist_concat
 from analytics.times import TimeRange
 from collector.request_state import REQUEST_SUM_COLUMNS
 from collector.schema import REQUEST_ROLLUPS, SEGMENTS
@@ -51,13 +51,6 @@ class RequestAggregates:
         return self.sums[:, REQUEST_SUM_INDEX[name]]
 
 
-def _hist_concat(conn: Connection, column: Any) -> ColumnElement[Any]:
-    value = func.nullif(column, "{}")
-    if conn.dialect.name == "postgresql":
-        return func.string_agg(value, ",")
-    return func.group_concat(value, ",")
-
-
 def _read(
     conn: Connection,
     label: Any,
@@ -74,7 +67,7 @@ def _read(
         select(
             label,
             *(cast(func.sum(table.c[c]), Float) for c in REQUEST_SUM_COLUMNS),
-            _hist_concat(conn, table.c.latency_hist),
+            hist_concat(conn, table.c.latency_hist),
         )
         .where(table.c.minute >= start, table.c.minute < end)
         .group_by(label)
@@ -249,7 +242,7 @@ def request_report(
         select(
             *dims,
             *(cast(func.sum(table.c[c]), Float) for c in REQUEST_SUM_COLUMNS),
-            _hist_concat(conn, table.c.latency_hist),
+            hist_concat(conn, table.c.latency_hist),
         )
         .join(SEGMENTS, SEGMENTS.c.id == table.c.segment_id)
         .where(

@@ -213,7 +213,8 @@ def read_segment_hours(
     return frame.groupby(["segment_id", "hour", "shadow"], as_index=False)[list(columns)].sum()
 
 
-def _hist_concat(conn: Connection, column: Any) -> ColumnElement[Any]:
+def hist_concat(conn: Connection, column: Any) -> ColumnElement[Any]:
+    """A group's stored histograms joined by commas for :func:`parse_joined`, empty ones out."""
     value = func.nullif(column, "{}")
     if conn.dialect.name == "postgresql":
         return func.string_agg(value, ",")
@@ -237,8 +238,8 @@ def _query(
         select(
             label,
             *(cast(func.sum(table.c[c]), Float) for c in SUM_COLUMNS),
-            _hist_concat(conn, table.c.latency_hist),
-            _hist_concat(conn, table.c.confidence_hist),
+            hist_concat(conn, table.c.latency_hist),
+            hist_concat(conn, table.c.confidence_hist),
         )
         .where(time >= lo, time < hi, table.c.shadow == shadow)
         .group_by(label)

@@ -29,7 +29,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from analytics import aggregates
 from analytics.aggregates import Aggregates
-from analytics.rollups import plan, to_aggregates
+from analytics.rollups import hist_concat, plan, to_aggregates
 from collector.cardinality import OVERFLOW
 from collector.rollup import SUM_COLUMNS
 from collector.schema import HOURLY_ROLLUPS, SEGMENT_DIMENSIONS, SEGMENTS
@@ -169,8 +169,8 @@ def read_unit_aggregates(
         query = select(
             *keys,
             *(cast(func.sum(inner.c[c]), Float) for c in SUM_COLUMNS),
-            _concat(conn, inner.c.latency_hist),
-            _concat(conn, inner.c.confidence_hist),
+            hist_concat(conn, inner.c.latency_hist),
+            hist_concat(conn, inner.c.confidence_hist),
         ).group_by(*keys)
         width = len(units.dims)
         rows = []
@@ -235,10 +235,3 @@ def _unit_columns(units: Units) -> list[ColumnElement[Any]]:
         (c if d in ALWAYS else case((kept, c), else_=literal(OVERFLOW))).label(f"u_{d}")
         for d, c in zip(units.dims, cols, strict=True)
     ]
-
-
-def _concat(conn: Connection, column: Any) -> ColumnElement[Any]:
-    value = func.nullif(column, "{}")
-    if conn.dialect.name == "postgresql":
-        return func.string_agg(value, ",")
-    return func.group_concat(value, ",")

@@ -8,7 +8,7 @@ to them in one :class:`~dashboard.context.Context`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from dash import Dash, html
 from flask import Flask, request
 from sqlalchemy import Engine
 
-from analytics.config import AnalyticsSettings, CostSettings
+from analytics.config import AnalyticsSettings, CostSettings, Objective
 from collector.config import PrivacySettings
 from dashboard import auth, shell
 from dashboard.config import DashboardSettings
@@ -79,11 +79,15 @@ def build_dashboard(
     authenticate: auth.Authenticate,
     dev: bool,
     public_url: str = "",
+    objectives: Sequence[Objective] = (),
     prices: CostSettings | None = None,
 ) -> Dash:
-    """The dashboard reading through analytics on ``engine``; ``prices`` price the advice."""
+    """The dashboard reading through analytics on ``engine``; ``objectives`` for their page,
+    ``prices`` and the objectives' goals for the advice."""
     return create_dashboard(
-        AnalyticsSource(engine, settings=analytics, privacy=privacy, prices=prices),
+        AnalyticsSource(
+            engine, settings=analytics, privacy=privacy, objectives=objectives, prices=prices
+        ),
         analytics=analytics,
         settings=settings,
         authenticate=authenticate,

@@ -135,7 +135,11 @@ def segment_series_figure(
     return fig
 
 
-def latency_figure(df: pd.DataFrame) -> go.Figure:
+def latency_figure(
+    df: pd.DataFrame,
+    *,
+    title: str = "Latency per task and tier: the bar runs from p50 to p99, the dot is p95",
+) -> go.Figure:
     """Latency distribution per task and tier: the bar runs from p50 to p99, the dot is p95.
 
     ``df`` has columns ``task``, ``tier``, ``p50``, ``p95``, ``p99`` (ms).
@@ -169,7 +173,7 @@ def latency_figure(df: pd.DataFrame) -> go.Figure:
         )
     fig.update_layout(
         **{**theme.layout_defaults(), "hovermode": "closest"},
-        title={"text": "Latency per task and tier: the bar runs from p50 to p99, the dot is p95"},
+        title={"text": title},
         height=120 + 40 * len(df),
     )
     fig.update_xaxes(type="log", **_axis_format("latency_p95_ms"), title_text="latency")
@@ -485,4 +489,44 @@ def advice_figure(
     )
     fig.update_xaxes(title_text=cost_title)
     fig.update_yaxes(title_text="quality")
+    return fig
+
+
+def objective_figure(df: pd.DataFrame, *, title: str) -> go.Figure:
+    """An objective's error budget left (line, left axis) and burn rate (bars, right axis).
+
+    ``df`` has columns ``time``, ``budget_remaining`` and ``burn_rate`` (fractions;
+    a burn rate of 1 spends the budget exactly over the period).
+    """
+    if df.empty or df["budget_remaining"].dropna().empty:
+        return empty_figure("no requests in this objective's period yet")
+    times = df["time"].tolist()
+    fig = go.Figure()
+    fig.add_trace(
+        go.Bar(
+            x=times,
+            y=[None if pd.isna(v) else float(v) for v in df["burn_rate"]],
+            name="burn rate",
+            marker={"color": theme.series_colour(1)},
+            opacity=0.5,
+            yaxis="y2",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=times,
+            y=[None if pd.isna(v) else float(v) for v in df["budget_remaining"]],
+            name="budget left",
+            mode="lines",
+            line={"color": theme.series_colour(0), "width": 2},
+        )
+    )
+    fig.add_hline(y=0, line={"color": theme.status_style("degraded").colour, "dash": "dot"})
+    fig.update_layout(
+        **theme.layout_defaults(),
+        title={"text": title},
+        height=280,
+        yaxis={"title": "budget left", "tickformat": ".0%"},
+        yaxis2={"title": "burn rate", "overlaying": "y", "side": "right", "rangemode": "tozero"},
+    )
     return fig

@@ -18,6 +18,8 @@ import pandas as pd
 from analytics.advice import Advice
 from analytics.findings import Finding
 from analytics.health import HealthReport, SegmentHealth
+from analytics.objectives import ObjectiveStatus
+from analytics.requests import RequestGroup
 from analytics.tiers import TierComparison
 from analytics.version_order import version_key
 from analytics.versions import VersionDrift
@@ -628,4 +630,100 @@ def advice_frame(advice: Advice) -> pd.DataFrame:
             "local_share",
             "coverage",
         ],
+    )
+
+
+def objectives_frame(statuses: Sequence[ObjectiveStatus]) -> pd.DataFrame:
+    """One text row per objective kind: target, SLI, budget left, burn rates, alert."""
+
+    def percent(value: float | None, digits: int) -> str:
+        return "-" if value is None else f"{value * 100:.{digits}f}%"
+
+    def rate(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2f}"
+
+    rows = []
+    for s in statuses:
+        quality = s.kind == "quality"
+        kind = s.kind if s.threshold_ms is None else f"latency <= {s.threshold_ms:g} ms"
+        sli = ("-" if s.sli is None else f"{s.sli:.3f}") if quality else percent(s.sli, 2)
+        rows.append(
+            {
+                "status": s.status,
+                "objective": s.name,
+                "task": s.task,
+                "fleet": s.fleet or "(every)",
+                "kind": kind,
+                "target": f"{s.target:g}" if quality else percent(s.target, 2),
+                "period": s.period,
+                "sli": sli,
+                "budget_remaining": percent(s.budget_remaining, 1),
+                **{f"burn_{w}": rate(s.burn_rates.get(w)) for w in ("5m", "1h", "6h", "3d")},
+                "alert": s.alert or "-",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def requests_frame(groups: Sequence[RequestGroup]) -> pd.DataFrame:
+    """One text row per task and first tier: requests, where they were answered, end to end."""
+
+    def percent(value: float | None) -> str:
+        return "-" if value is None else f"{value * 100:.1f}%"
+
+    def ms(value: float | None) -> str:
+        return "-" if value is None else f"{value:,.0f} ms"
+
+    rows = [
+        {
+            "task": g.key["task"],
+            "tier": g.key["tier"],
+            "requests": f"{g.requests:,}",
+            "answered_share": percent(g.answered_share),
+            "served": " / ".join(
+                percent(v)
+                for v in (g.served_device_share, g.served_edge_share, g.served_cloud_share)
+            ),
+            "cloud_escalation_rate": percent(g.cloud_escalation_rate),
+            "tiers_per_request": "-"
+            if g.tiers_per_request is None
+            else f"{g.tiers_per_request:.2f}",
+            "latency_p50_ms": ms(g.latency_p50_ms),
+            "latency_p95_ms": ms(g.latency_p95_ms),
+            "quality_mean": "-" if g.quality_mean is None else f"{g.quality_mean:.3f}",
+        }
+        for g in groups
+    ]
+    return pd.DataFrame(rows, columns=list(REQUEST_HEADERS))
+
+
+#: Column headers of :func:`requests_frame`.
+REQUEST_HEADERS = {
+    "task": "task",
+    "tier": "first tier",
+    "requests": "requests",
+    "answered_share": "answered",
+    "served": "served by device / edge / cloud",
+    "cloud_escalation_rate": "cloud escalation",
+    "tiers_per_request": "tiers per request",
+    "latency_p50_ms": "end-to-end p50",
+    "latency_p95_ms": "end-to-end p95",
+    "quality_mean": "quality served",
+}
+
+
+def request_latency_frame(groups: Sequence[RequestGroup]) -> pd.DataFrame:
+    """End-to-end p50, p95 and p99 per task and first tier, for :func:`figures.latency_figure`."""
+    return pd.DataFrame(
+        [
+            {
+                "task": g.key["task"],
+                "tier": g.key["tier"],
+                "p50": g.latency_p50_ms,
+                "p95": g.latency_p95_ms,
+                "p99": g.latency_p99_ms,
+            }
+            for g in groups
+        ],
+        columns=["task", "tier", "p50", "p95", "p99"],
     )

@@ -10,7 +10,17 @@ from urllib.parse import parse_qsl
 from dash import Dash, Input, Output, State, dcc, html, no_update
 
 from dashboard.context import Context
-from dashboard.pages import advice, alerts, log, overview, segments, tiers, versions
+from dashboard.pages import (
+    advice,
+    alerts,
+    log,
+    objectives,
+    overview,
+    requests,
+    segments,
+    tiers,
+    versions,
+)
 from dashboard.period import BASELINES, WINDOWS, options
 
 #: Pages by their path under the dashboard's prefix.
@@ -18,7 +28,9 @@ PAGES: dict[str, ModuleType] = {
     "": overview,
     "segments": segments,
     "tiers": tiers,
+    "requests": requests,
     "versions": versions,
+    "objectives": objectives,
     "advice": advice,
     "alerts": alerts,
 }

@@ -14,11 +14,14 @@ from typing import Protocol
 import pandas as pd
 from sqlalchemy import Engine
 
-from analytics.advice import Advice, Goals, NoAdviceData
+from analytics.advice import Advice, Goals, NoAdviceData, merged_goals
 from analytics.advice_report import advice_report, advice_tasks
 from analytics.alerting.queries import list_alerts, list_deliveries, list_silences
-from analytics.config import AnalyticsSettings, CostSettings
+from analytics.config import AnalyticsSettings, CostSettings, Objective
 from analytics.health import HealthReport, health_report
+from analytics.objective_sums import objective_report, objective_series
+from analytics.objectives import ObjectiveStatus
+from analytics.requests import RequestReport, request_report
 from analytics.rollups import read_segments
 from analytics.tiers import TierComparison, tier_comparison
 from analytics.timeseries import segment_series
@@ -69,7 +72,20 @@ class Source(Protocol):
     def advice(
         self, *, task: str, start: datetime, end: datetime, fleet: str | None, goals: Goals
     ) -> Advice | None:
-        """The routing what-if of ``task``, or ``None`` without local attempts."""
+        """The routing what-if of ``task``, or ``None`` without local attempts; goals
+        ``goals`` leaves out come from the task's objectives."""
+        ...
+
+    def requests(self, period: TimeRange, *, fleet: str | None) -> RequestReport:
+        """Requests that started in the window, per task and the tier of their first attempt."""
+        ...
+
+    def objectives(self, *, end: datetime, fleet: str | None) -> list[ObjectiveStatus]:
+        """Every objective kind at ``end`` (only ``fleet``'s objectives when given)."""
+        ...
+
+    def objective_series(self, *, name: str, kind: str, end: datetime, step: int) -> pd.DataFrame:
+        """One objective kind's budget left and burn rate per ``step`` over its period."""
         ...
 
     def deliveries(self, *, fleet: str | None) -> pd.DataFrame:
@@ -91,11 +107,13 @@ class AnalyticsSource:
         settings: AnalyticsSettings,
         privacy: PrivacySettings | None = None,
         prices: CostSettings | None = None,
+        objectives: Sequence[Objective] = (),
     ) -> None:
         self.engine = engine
         self.settings = settings
         self.privacy = privacy
         self.prices = prices
+        self.configured = {o.name: o for o in objectives}
 
     def fleets(self, *, fleet: str | None) -> list[str]:
         with self.engine.connect() as conn:
@@ -162,12 +180,31 @@ class AnalyticsSource:
                     task=task,
                     start=start,
                     end=end,
-                    goals=goals,
+                    goals=merged_goals(goals, self.configured.values(), task=task, fleet=fleet),
                     prices=self.prices,
                     fleet=fleet,
                 )
             except NoAdviceData:
                 return None
+
+    def requests(self, period: TimeRange, *, fleet: str | None) -> RequestReport:
+        with self.engine.connect() as conn:
+            return request_report(
+                conn,
+                start=period.window_start,
+                end=period.end,
+                by=["task", "tier"],
+                key={"fleet": fleet} if fleet is not None else None,
+            )
+
+    def objectives(self, *, end: datetime, fleet: str | None) -> list[ObjectiveStatus]:
+        chosen = [o for o in self.configured.values() if fleet is None or o.fleet == fleet]
+        with self.engine.connect() as conn:
+            return objective_report(conn, chosen, end=end)
+
+    def objective_series(self, *, name: str, kind: str, end: datetime, step: int) -> pd.DataFrame:
+        with self.engine.connect() as conn:
+            return objective_series(conn, self.configured[name], kind, end=end, step=step)
 
     def deliveries(self, *, fleet: str | None) -> pd.DataFrame:
         with self.engine.connect() as conn:

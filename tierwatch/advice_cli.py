@@ -41,7 +41,8 @@ def advise(
 
     For every threshold 0.00..1.00: local share, cloud escalation rate, quality of the
     answers served, p95 latency, cost per 1,000 requests and energy per request, and how
-    much of it rests on labelled answers. Reads the hours the server has folded.
+    much of it rests on labelled answers. Reads the hours the server has folded. A goal
+    not given comes from the task's [[objectives]].
 
     \b
     Example:
@@ -52,7 +53,7 @@ def advise(
 
     from pydantic import TypeAdapter
 
-    from analytics.advice import Advice, NoAdviceData
+    from analytics.advice import Advice, NoAdviceData, merged_goals
     from analytics.advice_report import UnknownTier, advice_report
     from analytics.advice_text import render_advice
     from analytics.durations import parse_duration, parse_time
@@ -71,7 +72,12 @@ def advise(
                 task=task,
                 start=end_dt - span,
                 end=end_dt,
-                goals=goals_from(quality_floor, latency_ms, latency_target),
+                goals=merged_goals(
+                    goals_from(quality_floor, latency_ms, latency_target),
+                    settings.objectives,
+                    task=task,
+                    fleet=fleet,
+                ),
                 prices=settings.costs,
                 fleet=fleet,
                 tier=tier,

@@ -22,6 +22,7 @@ from analytics.advice_rollups import fold_advice
 from analytics.alerting import lease
 from analytics.alerting.service import AlertService
 from analytics.compaction import compact
+from analytics.request_compaction import compact_requests
 from collector.assemble import Assembler
 from collector.auth import DEV_PRINCIPAL, Principal, bearer, lookup
 from collector.db import make_engine
@@ -36,6 +37,7 @@ from tierwatch.api import (
     deliveries,
     health,
     hooks,
+    objectives,
     requests,
     silences,
     summary,
@@ -134,6 +136,7 @@ def create_app(
         analytics=settings.analytics,
         privacy=settings.privacy,
         public_url=settings.server.public_url,
+        objectives=settings.objectives,
         on_evaluation=observed.evaluation,
     )
 
@@ -185,6 +188,7 @@ def create_app(
         versions.router,
         timeseries.router,
         costs.router,
+        objectives.router,
     ):
         app.include_router(router)
     app.include_router(advice.router)
@@ -246,6 +250,7 @@ class LazyDashboard:
                     dev=settings.server.dev,
                     public_url=settings.server.public_url,
                     prices=settings.costs,
+                    objectives=settings.objectives,
                 )
                 self._app = WSGIMiddleware(dash_app.server)
         return self._app
@@ -295,7 +300,10 @@ async def _log_summary_loop(metrics: CollectorMetrics) -> None:
 
 async def _compaction_loop(engine: Engine, settings: Settings) -> None:
     """Fold closed hours into hourly rollups now and then (reports read less), and closed
-    hours of attempts into advice rollups (the routing what-if); 0 turns it off."""
+    hours of attempts into advice rollups (the routing what-if); 0 turns it off.
+
+    With objectives configured, closed hours of request rollups are folded too.
+    """
     analytics = settings.analytics
     if analytics.compaction_interval_seconds <= 0:
         return
@@ -323,6 +331,15 @@ async def _compaction_loop(engine: Engine, settings: Settings) -> None:
                     recheck_hours=analytics.compaction_recheck_hours,
                 )
             )
+            if settings.objectives:
+                # Hourly request rollups serve objectives only.
+                await anyio.to_thread.run_sync(
+                    lambda: compact_requests(
+                        engine,
+                        now=int(time.time()),
+                        grace_seconds=analytics.compaction_grace_seconds,
+                    )
+                )
         except Exception:
             log.exception("compacting rollups failed; will try again")
 

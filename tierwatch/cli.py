@@ -316,6 +316,7 @@ def _fit_matrix(
             start=end - window,
             end=end,
             prices=settings.costs,
+            objectives=settings.objectives,
             fleet=fleet,
             privacy=settings.privacy,
         )
@@ -325,12 +326,54 @@ def _fit_matrix(
         click.echo(render_fit(result, format=output_format), nl=False)
 
 
+@main.command()
+@click.option(
+    "--end", metavar="TIME", help="End of every period and window, ISO 8601 (default: now)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON of /api/v1/objectives.")
+@_db_option
+@click.pass_context
+def objectives(ctx: click.Context, end: str | None, as_json: bool, db: str | None) -> None:
+    """Objectives from [[objectives]]: SLI, error budget left, burn rates and status.
+
+    One row per objective kind (latency, availability, quality). Exits 0 whatever
+    the statuses; use --json for scripts.
+
+    \b
+    Example:
+      tierwatch objectives --end 2025-01-31T12:00:00Z
+    """
+    import json
+    from datetime import UTC, datetime
+
+    from analytics.durations import parse_time
+    from analytics.objective_sums import objective_report
+    from analytics.objective_text import render_objectives
+    from tierwatch.api.objectives import ObjectivesResponse
+
+    settings = load(ctx, **{"database.url": db})
+    try:
+        end_dt = parse_time(end) if end else datetime.now(UTC)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--end") from None
+    end_dt = end_dt.replace(second=0, microsecond=0)
+    with open_engine(settings) as engine, engine.connect() as conn:
+        result = objective_report(conn, settings.objectives, end=end_dt)
+    if as_json:
+        body = ObjectivesResponse(end=end_dt, objectives=result).model_dump(mode="json")
+        click.echo(json.dumps(body, indent=2))
+    else:
+        click.echo(render_objectives(result, end=end_dt), nl=False)
+
+
 @db.command("compact")
 @_db_option
 @click.pass_context
 def db_compact(ctx: click.Context, db: str | None) -> None:
     """Fold closed hours of minute rollups into hourly rollups, and of attempts into advice
     rollups (the server does both on its own).
+
+    With [[objectives]] configured, request rollups too.
 
     \b
     Example:
@@ -340,24 +383,36 @@ def db_compact(ctx: click.Context, db: str | None) -> None:
 
     from analytics.advice_rollups import fold_advice
     from analytics.compaction import compact
+    from analytics.request_compaction import compact_requests
 
     settings = load(ctx, **{"database.url": db})
+    now = int(time.time())
     with open_engine(settings) as engine:
         # Advice first: it reads the late-hour notes that compaction removes.
-        folded = fold_advice(
+        advised = fold_advice(
             engine,
-            now=int(time.time()),
+            now=now,
             grace_seconds=settings.analytics.compaction_grace_seconds,
             recheck_hours=settings.analytics.compaction_recheck_hours,
         )
         hours = compact(
             engine,
-            now=int(time.time()),
+            now=now,
             grace_seconds=settings.analytics.compaction_grace_seconds,
             recheck_hours=settings.analytics.compaction_recheck_hours,
         )
+        # Hourly request rollups serve objectives only.
+        folded = (
+            compact_requests(
+                engine, now=now, grace_seconds=settings.analytics.compaction_grace_seconds
+            )
+            if settings.objectives
+            else None
+        )
     click.echo(f"compacted {hours} hour{'s' if hours != 1 else ''} of rollups")
-    click.echo(f"folded {folded} hour{'s' if folded != 1 else ''} of attempts for advice")
+    click.echo(f"folded {advised} hour{'s' if advised != 1 else ''} of attempts for advice")
+    if folded is not None:
+        click.echo(f"compacted {folded} hour{'s' if folded != 1 else ''} of request rollups")
 
 
 @db.command("assemble")

@@ -11,6 +11,7 @@ fixed ``TIERWATCH_DATABASE_URL``), and finally command-line flags such as ``--db
 
 from __future__ import annotations
 
+import inspect
 import os
 import tomllib
 from inspect import cleandoc
@@ -25,7 +26,7 @@ from pydantic_settings import (
 )
 
 from analytics.alerting.config import AlertsSettings
-from analytics.config import AnalyticsSettings, CostSettings
+from analytics.config import AnalyticsSettings, CostSettings, Objective, Objectives
 from collector.config import CollectorSettings, DatabaseSettings, PrivacySettings, Section
 from dashboard.config import DashboardSettings
 
@@ -75,6 +76,10 @@ class Settings(BaseSettings):
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     costs: CostSettings = Field(default_factory=CostSettings)
+    objectives: Objectives = Field(
+        default_factory=list,
+        description="Objectives with error budgets, one [[objectives]] table each.",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -170,6 +175,9 @@ def reference() -> str:
         "",
     ]
     for name, field in Settings.model_fields.items():
+        if name == "objectives":
+            lines += _entries_reference(name, Objective)
+            continue
         section = field.annotation
         assert isinstance(section, type) and issubclass(section, BaseModel)
         if issubclass(section, RootModel):
@@ -191,6 +199,21 @@ def reference() -> str:
             lines.append(f"| `{key}` | `{default!r}` | {info.description or ''} |")
         lines.append("")
     return "\n".join(lines)
+
+
+def _entries_reference(name: str, entry: type[BaseModel]) -> list[str]:
+    """The reference of a list of tables (``[[name]]``): each key, required or its default."""
+    lines = [f"## [[{name}]]", "", inspect.cleandoc(entry.__doc__ or ""), ""]
+    lines += ["| key | default | meaning |", "| --- | --- | --- |"]
+    for key, info in entry.model_fields.items():
+        default = (
+            "required"
+            if info.is_required()
+            else f"`{info.get_default(call_default_factory=True)!r}`"
+        )
+        lines.append(f"| `{key}` | {default} | {info.description or ''} |")
+    lines.append("")
+    return lines
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -53,7 +53,10 @@ from collector.schema import SEGMENT_DIMENSIONS
 #: Names of the built-in rules.
 DEGRADED_RULE = "segment_degraded"
 PRIVACY_RULE = "privacy_violation"
-BUILTIN_RULES = (DEGRADED_RULE, PRIVACY_RULE)
+#: Error budget burn of an objective: fast (page) and slow (ticket).
+OBJECTIVE_PAGE_RULE = "objective_page"
+OBJECTIVE_TICKET_RULE = "objective_ticket"
+BUILTIN_RULES = (DEGRADED_RULE, PRIVACY_RULE, OBJECTIVE_PAGE_RULE, OBJECTIVE_TICKET_RULE)
 SEVERITIES = ("info", "warning", "critical")
 HOOK_KINDS = ("webhook", "alertmanager", "slack")
 OPERATORS = (">", ">=", "<", "<=")

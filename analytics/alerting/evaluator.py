@@ -26,6 +26,8 @@ from analytics.alerting import lease, outbox
 from analytics.alerting.batches import Batch, batches_due, horizon_ms
 from analytics.alerting.config import (
     DEGRADED_RULE,
+    OBJECTIVE_PAGE_RULE,
+    OBJECTIVE_TICKET_RULE,
     PRIVACY_RULE,
     AlertRule,
     AlertsSettings,
@@ -37,6 +39,7 @@ from analytics.alerting.routing import hooks_for
 from analytics.alerting.rules import (
     Candidate,
     degraded_candidates,
+    objective_candidates,
     privacy_candidates,
     threshold_candidates,
 )
@@ -51,9 +54,10 @@ from analytics.alerting.states import (
     advance,
 )
 from analytics.alerting.times import to_ms
-from analytics.config import AnalyticsSettings
+from analytics.config import AnalyticsSettings, Objective
 from analytics.durations import parse_duration
 from analytics.health import health_report
+from analytics.objective_sums import objective_report
 from analytics.timeseries import metrics_frame
 from collector.config import PrivacySettings
 from collector.db import WRITE
@@ -103,12 +107,14 @@ def collect(
     analytics: AnalyticsSettings,
     privacy: PrivacySettings,
     now: datetime,
+    objectives: Sequence[Objective] = (),
 ) -> Collected:
     """Run every configured rule at ``now``; a rule that fails is logged and left out.
 
     Besides the alerts section, the rules read the analytics thresholds (for the
-    health report behind ``segment_degraded``) and the privacy policy (violations
-    are recounted under the fleets' current policies).
+    health report behind ``segment_degraded``), the privacy policy (violations
+    are recounted under the fleets' current policies) and the objectives (their
+    burn alerts, both rules from one report).
     """
     candidates: list[Candidate] = []
     evaluated: set[str] = set()
@@ -160,6 +166,16 @@ def collect(
                 for_=parse_for(alerts.privacy_for),
             ),
         )
+
+    if objectives:
+        configured.update((OBJECTIVE_PAGE_RULE, OBJECTIVE_TICKET_RULE))
+        # One report raises both rules: they are evaluated together or not at all.
+        run(
+            OBJECTIVE_PAGE_RULE,
+            lambda: objective_candidates(objective_report(conn, objectives, end=now)),
+        )
+        if OBJECTIVE_PAGE_RULE in evaluated:
+            evaluated.add(OBJECTIVE_TICKET_RULE)
 
     def threshold(rule: AlertRule, dims: list[str], window: timedelta) -> list[Candidate]:
         return threshold_candidates(rule, frame(dims, window), by=dims, window=window)
@@ -270,10 +286,12 @@ def evaluate(
     public_url: str,
     holder: str,
     clock: Callable[[], datetime],
+    objectives: Sequence[Objective] = (),
 ) -> Evaluation | None:
     """One pass if this server holds (or gets) the evaluator lease; ``None`` otherwise.
 
-    ``public_url`` is the server's base URL, put in notifications as the link back.
+    ``public_url`` is the server's base URL, put in notifications as the link back;
+    ``objectives`` raise their burn alerts.
     """
     ttl_ms = int(alerts.lease_seconds * 1000)
     if not lease.acquire(
@@ -285,7 +303,9 @@ def evaluate(
     am_hooks = [h for h in alerts.hooks if h.kind == "alertmanager"]
     horizon = max((horizon_ms(h, alerts.evaluation_interval_seconds) for h in am_hooks), default=0)
     with engine.connect() as conn:
-        collected = collect(conn, alerts, analytics=analytics, privacy=privacy, now=now)
+        collected = collect(
+            conn, alerts, analytics=analytics, privacy=privacy, now=now, objectives=objectives
+        )
         current = load_alerts(conn, [c.fingerprint for c in collected.candidates])
         silences = active_silences(conn, now=now_ms)
         resolved = load_resolved(conn, since=now_ms - horizon) if am_hooks else []

@@ -1,9 +1,11 @@
 """Alert rules: what is wrong now, per segment, as candidate alerts (pure).
 
-Three kinds, each a function from an analytics result to candidates:
+Four kinds, each a function from an analytics result to candidates:
 
 - ``segment_degraded`` (built in): a segment of the health report is ``degraded``;
 - ``privacy_violation`` (built in): a segment had privacy violations in the rule window;
+- ``objective_page`` and ``objective_ticket`` (built in, with ``[[objectives]]``): an
+  objective's error budget burns fast or slowly (:func:`objective_candidates`);
 - operator rules: a metric of the segments matching a selector against a threshold.
 
 A candidate's fingerprint is a stable hash of the rule name and the segment key,
@@ -22,9 +24,16 @@ from typing import Any
 
 import pandas as pd
 
-from analytics.alerting.config import DEGRADED_RULE, PRIVACY_RULE, AlertRule
+from analytics.alerting.config import (
+    DEGRADED_RULE,
+    OBJECTIVE_PAGE_RULE,
+    OBJECTIVE_TICKET_RULE,
+    PRIVACY_RULE,
+    AlertRule,
+)
 from analytics.durations import format_duration
 from analytics.health import HealthReport
+from analytics.objectives import PAGE, ObjectiveStatus
 from analytics.vocabulary import format_value, label
 
 _COMPARE = {
@@ -135,6 +144,64 @@ def privacy_candidates(
             )
         )
     return out
+
+
+def objective_candidates(
+    statuses: Sequence[ObjectiveStatus], *, for_: timedelta = timedelta(0)
+) -> list[Candidate]:
+    """One candidate per objective kind whose burn alert holds: a page or a ticket.
+
+    A page is ``critical``, a ticket ``warning``; each is its own alert (rule
+    ``objective_page`` or ``objective_ticket``), so a slow burn that turns fast is
+    told again at once. The text names the objective, its kind, the burn rates of
+    the windows that hold and the budget left.
+    """
+    out = []
+    for status in statuses:
+        if status.alert is None:
+            continue
+        page = status.alert == PAGE
+        rule = OBJECTIVE_PAGE_RULE if page else OBJECTIVE_TICKET_RULE
+        severity = "critical" if page else "warning"
+        key = {"objective": status.name, "kind": status.kind}
+        rates = ", ".join(
+            f"{window} {_rate(status.burn_rates.get(window))}" for window in status.alert_windows
+        )
+        budget = status.budget_remaining
+        left = "unknown" if budget is None else f"{budget:.1%}"
+        summary = (
+            f"objective {status.name} ({status.kind}, task {status.task}"
+            + (f", fleet {status.fleet}" if status.fleet else "")
+            + f") burns its {status.period} error budget: burn rate {rates}; "
+            f"budget left {left}"
+        )
+        extra = {"task": status.task, **({"fleet": status.fleet} if status.fleet else {})}
+        out.append(
+            Candidate(
+                rule=rule,
+                fingerprint=fingerprint(rule, key),
+                fleet=status.fleet or "",
+                severity=severity,
+                labels=_labels(rule, severity, {**key, **extra}),
+                summary=summary,
+                value=status.burn_rates.get(status.alert_windows[0]),
+                for_=for_,
+                annotations={
+                    "summary": summary,
+                    "objective": status.name,
+                    "kind": status.kind,
+                    "burn_rates": ", ".join(
+                        f"{w}={_rate(r)}" for w, r in status.burn_rates.items()
+                    ),
+                    "budget_remaining": left,
+                },
+            )
+        )
+    return out
+
+
+def _rate(rate: float | None) -> str:
+    return "n/a" if rate is None else f"{rate:.1f}"
 
 
 def threshold_candidates(

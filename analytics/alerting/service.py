@@ -14,7 +14,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -27,7 +27,7 @@ from analytics.alerting.delivery import Attempted, deliver_due
 from analytics.alerting.destinations import HostPolicy
 from analytics.alerting.evaluator import Evaluation, evaluate
 from analytics.alerting.times import to_ms
-from analytics.config import AnalyticsSettings
+from analytics.config import AnalyticsSettings, Objective
 from collector.config import PrivacySettings
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,7 @@ class AlertService:
         privacy: PrivacySettings,
         public_url: str,
         holder: str | None = None,
+        objectives: Sequence[Objective] = (),
         on_evaluation: Callable[[str, float], None] | None = None,
     ) -> None:
         self.engine = engine
@@ -73,6 +74,7 @@ class AlertService:
         self.analytics = analytics
         self.privacy = privacy
         self.public_url = public_url
+        self.objectives = list(objectives)
         self.holder = holder or lease.holder_id()
         self.rng = random.Random()
         #: Told each pass's outcome (written, skipped, lease_lost, failed) and its seconds.
@@ -90,6 +92,7 @@ class AlertService:
             public_url=self.public_url,
             holder=self.holder,
             clock=utc_now,
+            objectives=self.objectives,
         )
 
     def deliver_once(self) -> list[Attempted]:

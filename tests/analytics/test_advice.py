@@ -16,6 +16,7 @@ from analytics.advice import (
     advise,
     goals_from_objectives,
     infer_current,
+    merged_goals,
     sum_distribution,
     wilson,
 )
@@ -191,3 +192,12 @@ def test_goals_come_from_the_tasks_objectives_the_strictest_winning() -> None:
         quality_floor=0.85, latency=LatencyObjective(500, 0.95)
     )
     assert goals_from_objectives(objectives, task="doc-scan", fleet=None) == Goals()
+
+
+def test_goals_a_request_leaves_out_come_from_the_objectives() -> None:
+    objectives = [_objective("photo-tag", floor=0.85, latency=(500, 0.95))]
+    asked = Goals(quality_floor=0.9)
+    assert merged_goals(asked, objectives, task="photo-tag", fleet=None) == Goals(
+        quality_floor=0.9, latency=LatencyObjective(500, 0.95), from_objectives=("latency",)
+    )
+    assert merged_goals(Goals(), [], task="photo-tag", fleet=None) == Goals()

@@ -16,7 +16,10 @@ from analytics.baselines import Baseline
 from analytics.config import AnalyticsSettings
 from analytics.findings import Finding, SegmentHealth
 from analytics.health import HealthReport
+from analytics.objectives import ObjectiveStatus
+from analytics.requests import RequestGroup, RequestReport
 from analytics.tiers import Difference, TierComparison
+from analytics.times import TimeRange as AnalyticsTimeRange
 from analytics.versions import CanaryComparison, StuckDevice, VersionDrift, VersionShare
 from collector.auth import Principal
 from dashboard.context import Context
@@ -297,6 +300,9 @@ class FakeSource:
     silence_rows: pd.DataFrame = field(default_factory=pd.DataFrame)
     #: the what-if of each task, built with the goals asked for
     advices: dict[str, Callable[[Goals], Advice]] = field(default_factory=dict)
+    objective_rows: list[ObjectiveStatus] = field(default_factory=list)
+    request_groups: list[RequestGroup] = field(default_factory=list)
+    objective_frame: pd.DataFrame = field(default_factory=pd.DataFrame)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def fleets(self, *, fleet: str | None) -> list[str]:
@@ -337,6 +343,19 @@ class FakeSource:
         self.calls.append(("alerts", {"fleet": fleet, "states": states}))
         frame = self.alert_rows
         return frame if states is None else frame[frame["state"].isin(states)]
+
+    def requests(self, period: TimeRange, *, fleet: str | None) -> RequestReport:
+        self.calls.append(("requests", {"period": period, "fleet": fleet}))
+        window = AnalyticsTimeRange(period.window_start, period.end)
+        return RequestReport(window=window, by=["task", "tier"], groups=self.request_groups)
+
+    def objectives(self, *, end: datetime, fleet: str | None) -> list[ObjectiveStatus]:
+        self.calls.append(("objectives", {"end": end, "fleet": fleet}))
+        return [o for o in self.objective_rows if fleet is None or o.fleet == fleet]
+
+    def objective_series(self, *, name: str, kind: str, end: datetime, step: int) -> pd.DataFrame:
+        self.calls.append(("objective_series", {"name": name, "kind": kind, "step": step}))
+        return self.objective_frame
 
     def deliveries(self, *, fleet: str | None) -> pd.DataFrame:
         self.calls.append(("deliveries", {"fleet": fleet}))

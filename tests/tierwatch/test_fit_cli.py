@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from click.testing import CliRunner
 from sqlalchemy import Engine
@@ -60,3 +61,24 @@ def test_fit_matrix_is_one_report(db_url: str, engine: Engine) -> None:
     code, output = _report(db_url, "--by", "tier")
     assert code == 2
     assert "--by does not apply to --fit-matrix" in output
+
+
+def test_fit_matrix_judges_against_the_tasks_objectives(
+    db_url: str, engine: Engine, tmp_path: Path
+) -> None:
+    write_fleet(engine)
+    config = tmp_path / "tierwatch.toml"
+    config.write_text(
+        '[[objectives]]\nname = "tag-fast"\ntask = "photo-tag"\n'
+        "latency = { threshold_ms = 300, target = 0.95 }\n"
+    )
+    code, output = _report(db_url, "--config", str(config))
+    assert code == 0, output
+    lines = output.splitlines()
+    # the device's p95 (337 ms) misses 300 ms; the edge's and the cloud's (276 ms) meet it
+    assert "337 slow" in lines[3] and "276 ok" in lines[3]
+    assert lines[5] == (
+        "photo-tag (fleet-a): edge with cloud fallback: device p95 337 ms misses the latency "
+        "objective; edge is the fastest of the tiers that meet the objectives; no prices to "
+        "compare"
+    )

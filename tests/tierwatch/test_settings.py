@@ -120,3 +120,81 @@ def test_every_setting_is_documented() -> None:
     for line in reference().splitlines():
         if line.startswith("| `"):
             assert not line.endswith("|  |"), f"undocumented setting: {line}"
+
+
+OBJECTIVE = '[[objectives]]\nname = "a"\ntask = "photo-tag"\n'
+
+
+def test_objectives_one_row_per_kind(tmp_path: Path) -> None:
+    config = tmp_path / "tw.toml"
+    config.write_text(
+        OBJECTIVE + "latency = { threshold_ms = 300, target = 0.95 }\n"
+        'availability = { target = 0.995 }\nquality = { floor = 0.9 }\nperiod = "7d"\n'
+        '[[objectives]]\nname = "b"\ntask = "caption"\nfleet = "robots"\n'
+        "availability = { target = 0.99 }\n"
+    )
+    first, second = load_settings(config).objectives
+    assert (first.kinds(), first.period, first.fleet) == (
+        ["latency", "availability", "quality"], "7d", None
+    )  # fmt: skip
+    assert (first.latency.threshold_ms, first.target("quality")) == (300.0, 0.9)  # type: ignore[union-attr]
+    assert (second.kinds(), second.period, second.fleet) == (["availability"], "28d", "robots")
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        # names are unique
+        (
+            OBJECTIVE
+            + "availability = { target = 0.9 }\n"
+            + OBJECTIVE
+            + "availability = { target = 0.9 }\n",
+            "invalid setting objectives: Value error, objective name 'a' is used twice",
+        ),
+        # targets lie strictly between 0 and 1
+        (
+            OBJECTIVE + "latency = { threshold_ms = 300, target = 1 }\n",
+            "invalid setting objectives.0.latency.target: Input should be less than 1",
+        ),
+        # so do floors
+        (
+            OBJECTIVE + "quality = { floor = 0 }\n",
+            "invalid setting objectives.0.quality.floor: Input should be greater than 0",
+        ),
+        # a threshold is above zero
+        (
+            OBJECTIVE + "latency = { threshold_ms = 0, target = 0.9 }\n",
+            "invalid setting objectives.0.latency.threshold_ms: Input should be greater than 0",
+        ),
+        # the period is a duration
+        (
+            OBJECTIVE + 'period = "a month"\navailability = { target = 0.9 }\n',
+            "invalid setting objectives.0.period: Value error, invalid duration 'a month': "
+            "A duration must be a number with a unit: s, m, h, d or w (e.g. 90s, 15m, 1h30m, 7d).",
+        ),
+        # at least one kind
+        (
+            OBJECTIVE,
+            "invalid setting objectives.0: Value error, objective 'a' names none of latency, "
+            "availability and quality",
+        ),
+        # a misspelt kind is named
+        (
+            OBJECTIVE + "latncy = { target = 0.9 }\n",
+            "invalid setting objectives.0.latncy: Extra inputs are not permitted",
+        ),
+        # a misspelt key inside a kind too
+        (
+            OBJECTIVE + "availability = { goal = 0.9 }\n",
+            "invalid setting objectives.0.availability.target: Field required\n"
+            "invalid setting objectives.0.availability.goal: Extra inputs are not permitted",
+        ),
+    ],
+)
+def test_invalid_objectives_name_the_key(tmp_path: Path, toml: str, message: str) -> None:
+    config = tmp_path / "tw.toml"
+    config.write_text(toml)
+    with pytest.raises(SettingsError) as info:
+        load_settings(config)
+    assert str(info.value) == message

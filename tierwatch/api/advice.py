@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
-from analytics.advice import Advice, Goals, LatencyObjective, NoAdviceData
+from analytics.advice import Advice, Goals, LatencyObjective, NoAdviceData, merged_goals
 from analytics.advice_report import UnknownTier, advice_report
-from tierwatch.api.deps import AdviceQueryDep, ConnectionDep, PricesDep
+from tierwatch.api.deps import AdviceQueryDep, ConnectionDep, ObjectivesDep, PricesDep
 from tierwatch.api.query import BadParameter
 
 router = APIRouter(prefix="/api/v1", tags=["advice"])
@@ -48,6 +48,7 @@ def goals_from(
 def get_advice(
     conn: ConnectionDep,
     prices: PricesDep,
+    objectives: ObjectivesDep,
     query: AdviceQueryDep,
     tier: TierQuery = None,
     quality_floor: FloorQuery = None,
@@ -57,6 +58,7 @@ def get_advice(
     """Local share, cloud escalation rate, quality, p95 latency, cost and energy for every
     threshold from 0.00 to 1.00, the current threshold, and the cheapest one that meets
     the quality floor and latency objective (``null`` with the reason when none does).
+    A goal the request leaves out comes from the task's ``[[objectives]]``.
 
     Example: ``/api/v1/advice?task=photo-tag&window=7d&quality_floor=0.9``.
     """
@@ -69,7 +71,12 @@ def get_advice(
             task=task,
             start=query.start,
             end=query.end,
-            goals=goals_from(quality_floor, latency_ms, latency_target),
+            goals=merged_goals(
+                goals_from(quality_floor, latency_ms, latency_target),
+                objectives,
+                task=task,
+                fleet=query.fleet,
+            ),
             prices=prices,
             fleet=query.fleet,
             tier=tier,

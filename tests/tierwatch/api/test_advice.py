@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from analytics.config import Objective
 from collector.auth import create_token
 from tests.analytics.advice_fleet import END_ISO, PRICES, write_advice_fleet
 from tests.conftest import make_settings
@@ -16,10 +17,12 @@ from tierwatch.app import create_app
 ADVICE = f"/api/v1/advice?task=photo-tag&end={END_ISO}"
 
 
-def _client(db_url: str, engine: Engine, *, dev: bool = True) -> TestClient:
+def _client(
+    db_url: str, engine: Engine, *, dev: bool = True, objectives: list[Objective] | None = None
+) -> TestClient:
     # The fleet's hour is older than the advice rollups' horizon: no pruning pass meanwhile.
     settings = make_settings(db_url, dev=dev, **{"server.prune_interval_seconds": 0})
-    settings = settings.model_copy(update={"costs": PRICES})
+    settings = settings.model_copy(update={"costs": PRICES, "objectives": objectives or []})
     return TestClient(create_app(settings, engine=engine, migrate=False))
 
 
@@ -39,7 +42,7 @@ def test_advice(advised: TestClient) -> None:
     )  # fmt: skip
     assert (body["attempts"], body["hours"], body["forced_share"]) == (40, 1, 0.0)
     assert body["window"] == {"start": "2024-12-26T13:00:00Z", "end": "2025-01-02T13:00:00Z"}
-    assert body["goals"] == {"quality_floor": 0.6, "latency": None}
+    assert body["goals"] == {"quality_floor": 0.6, "latency": None, "from_objectives": []}
     assert len(body["curve"]) == 101
     current = body["current"]
     assert current == body["curve"][26]
@@ -74,6 +77,7 @@ def test_a_latency_objective(advised: TestClient) -> None:
     # 80% within 500 ms: at most 20% may escalate (1,100 ms)
     body = advised.get(ADVICE + "&latency_ms=500&latency_target=0.8").json()
     assert body["goals"]["latency"] == {"threshold_ms": 500.0, "target": 0.8}
+    assert body["goals"]["from_objectives"] == []
     assert body["current"]["latency_within"] == 0.75
     assert body["current"]["meets_goals"] is False
     assert body["recommended"]["threshold"] == 0.25
@@ -117,3 +121,25 @@ def test_a_fleet_token_sees_its_fleet(db_url: str, engine: Engine) -> None:
         assert ok.status_code == 200
         assert ok.json()["fleet"] == "fleet-a"
         assert client.get(ADVICE).status_code == 401
+
+
+def test_goals_left_out_come_from_the_tasks_objectives(db_url: str, engine: Engine) -> None:
+    write_advice_fleet(engine)
+    objectives = [
+        Objective(name="tag-quality", task="photo-tag", quality={"floor": 0.6}),
+        Objective(name="tag-fast", task="photo-tag", latency={"threshold_ms": 500, "target": 0.8}),
+        Objective(name="other", task="voice", quality={"floor": 0.99}),
+    ]
+    with _client(db_url, engine, objectives=objectives) as client:
+        body = client.get(ADVICE).json()
+        assert body["goals"] == {
+            "quality_floor": 0.6,
+            "latency": {"threshold_ms": 500.0, "target": 0.8},
+            "from_objectives": ["quality", "latency"],
+        }
+        assert body["recommended"]["threshold"] == 0.25
+        # a floor in the request wins over the objective's; the latency still comes from it
+        asked = client.get(ADVICE + "&quality_floor=0.95").json()
+        assert asked["goals"]["quality_floor"] == 0.95
+        assert asked["goals"]["from_objectives"] == ["latency"]
+        assert asked["recommended"] is None

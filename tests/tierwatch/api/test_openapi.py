@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from analytics.attribution import Contribution
 from analytics.costs import CostBucket, CostLine, FleetCosts
 from analytics.findings import Finding, SegmentHealth
+from analytics.objectives import ObjectiveStatus
 from analytics.requests import RequestGroup, RequestReport
 from analytics.tiers import Difference, ShadowAgreement, TierComparison
 from analytics.versions import CanaryComparison, StuckDevice, VersionDrift, VersionShare
@@ -24,6 +25,7 @@ PARAMETERS = {
     "/api/v1/tiers": dict.fromkeys(("window", "end", "fleet", "task"), False),
     "/api/v1/requests": dict.fromkeys(("window", "end", "by", "fleet"), False),
     "/api/v1/costs": dict.fromkeys(("window", "end", "fleet", "bucket"), False),
+    "/api/v1/objectives": dict.fromkeys(("end", "fleet"), False),
     "/api/v1/versions": dict.fromkeys(("window", "baseline", "end", "fleet", "model"), False),
     "/api/v1/versions/series": {
         **dict.fromkeys(("window", "end", "fleet", "step"), False),
@@ -43,6 +45,7 @@ def test_openapi_documents_the_read_endpoints(client: TestClient) -> None:
         "/api/v1/tiers",
         "/api/v1/requests",
         "/api/v1/costs",
+        "/api/v1/objectives",
         "/api/v1/versions",
         "/api/v1/versions/series",
         "/api/v1/timeseries",
@@ -76,6 +79,7 @@ def test_each_endpoint_takes_its_own_parameters(client: TestClient, path: str) -
         CostLine,
         CostBucket,
         FleetCosts,
+        ObjectiveStatus,
     ],
 )
 def test_schemas_are_the_analytics_dataclasses(client: TestClient, result: type) -> None:

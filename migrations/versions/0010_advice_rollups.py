@@ -6,8 +6,8 @@ hour, confidence bucket) the local attempts, their fallbacks, labelled quality,
 latency and energy, and what the same requests got at the cloud. ``advice_hours``
 records how many raw attempts each folded hour held, so late attempts are seen.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
