@@ -23,7 +23,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from analytics.rollups import HOUR, MINUTE_FLOOR, read_minute_floor, read_watermark
 from collector.db import WRITE
 from collector.retention import BATCH, delete_in_slices
-from collector.schema import ANALYTICS_STATE, HOURLY_ROLLUPS, LATE_HOURS, ROLLUPS
+from collector.schema import (
+    ADVICE_HOURS,
+    ADVICE_ROLLUPS,
+    ANALYTICS_STATE,
+    HOURLY_ROLLUPS,
+    LATE_HOURS,
+    ROLLUPS,
+)
 
 DAY = 86_400
 
@@ -136,3 +143,16 @@ def expire_hourly_rollups(engine: Engine, *, now: int, days: int, batch: int = B
     return delete_in_slices(
         engine, HOURLY_ROLLUPS, HOURLY_ROLLUPS.c.hour < min(cutoff, floor), batch=batch
     )
+
+
+def expire_advice_rollups(engine: Engine, *, now: int, days: int, batch: int = BATCH) -> int:
+    """Delete advice rollups (and their hours' counts) older than ``days``; return how many rows.
+
+    They are hourly sums like the hourly rollups and keep as long.
+    """
+    if days <= 0:
+        return 0
+    cutoff = (now - days * DAY) // HOUR * HOUR
+    deleted = delete_in_slices(engine, ADVICE_ROLLUPS, ADVICE_ROLLUPS.c.hour < cutoff, batch=batch)
+    delete_in_slices(engine, ADVICE_HOURS, ADVICE_HOURS.c.hour < cutoff, batch=batch)
+    return deleted

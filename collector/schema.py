@@ -209,6 +209,107 @@ class HourlyRollup(RollupSums, Base):
     __table_args__ = (Index("ix_hourly_rollups_hour", "hour"),)
 
 
+#: Sums of each ``advice_rollups`` row; every one merges by addition.
+ADVICE_SUMS = (
+    "attempts",
+    "forced",
+    "low_confidence",
+    "local_quality_count",
+    "local_quality_sum",
+    "local_quality_sq_sum",
+    "local_latency_ms_sum",
+    "energy_count",
+    "energy_mj_sum",
+    "local_input_tokens_sum",
+    "local_output_tokens_sum",
+    "escalated",
+    "cloud_quality_count",
+    "cloud_quality_sum",
+    "cloud_quality_sq_sum",
+    "cloud_energy_mj_sum",
+    "cloud_input_tokens_sum",
+    "cloud_output_tokens_sum",
+    "forced_cloud",
+    "forced_quality_count",
+    "forced_quality_sum",
+    "forced_quality_sq_sum",
+    "forced_energy_mj_sum",
+    "forced_input_tokens_sum",
+    "forced_output_tokens_sum",
+)
+#: Histogram columns of ``advice_rollups`` (sparse JSON over the latency buckets).
+ADVICE_HISTOGRAMS = ("local_latency_hist", "cloud_latency_hist", "forced_latency_hist")
+
+
+class AdviceRollup(Base):
+    """Local attempts of one closed hour by confidence, with what the same requests got next.
+
+    Written by analytics (:mod:`analytics.advice_rollups`) from raw attempts, one
+    row per (fleet, task, local tier, model, hour, confidence bucket of width
+    0.01). ``forced`` attempts fell back for another reason than low confidence
+    (error, time-out, offline, ...) or could not fall back (sensitive data, an
+    offline device), so no threshold changes their course; the
+    ``local_*`` columns count the others, whose course the threshold decides.
+    ``escalated`` of those fell back and reached the cloud: the ``cloud_*``
+    columns hold the cloud attempt of the same trace (joined by trace id). The
+    ``forced_*`` columns hold what forced requests ended with: the served
+    attempt's quality, their end-to-end latency and their cloud calls.
+    """
+
+    __tablename__ = "advice_rollups"
+
+    # Task and tier lead the key: the what-if asks for one task's local tier, of one
+    # fleet or of all.
+    task: Mapped[str] = mapped_column(String(128), primary_key=True)
+    tier: Mapped[str] = mapped_column(String(16), primary_key=True)
+    fleet: Mapped[str] = mapped_column(String(128), primary_key=True)
+    model: Mapped[str] = mapped_column(String(128), primary_key=True)
+    hour: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True)
+    attempts: Mapped[int] = mapped_column(BigInteger)
+    forced: Mapped[int] = mapped_column(BigInteger)
+    low_confidence: Mapped[int] = mapped_column(BigInteger)
+    local_quality_count: Mapped[int] = mapped_column(BigInteger)
+    local_quality_sum: Mapped[float] = mapped_column(Float)
+    local_quality_sq_sum: Mapped[float] = mapped_column(Float)
+    local_latency_ms_sum: Mapped[float] = mapped_column(Float)
+    energy_count: Mapped[int] = mapped_column(BigInteger)
+    energy_mj_sum: Mapped[float] = mapped_column(Float)
+    local_input_tokens_sum: Mapped[int] = mapped_column(BigInteger)
+    local_output_tokens_sum: Mapped[int] = mapped_column(BigInteger)
+    escalated: Mapped[int] = mapped_column(BigInteger)
+    cloud_quality_count: Mapped[int] = mapped_column(BigInteger)
+    cloud_quality_sum: Mapped[float] = mapped_column(Float)
+    cloud_quality_sq_sum: Mapped[float] = mapped_column(Float)
+    cloud_energy_mj_sum: Mapped[float] = mapped_column(Float)
+    cloud_input_tokens_sum: Mapped[int] = mapped_column(BigInteger)
+    cloud_output_tokens_sum: Mapped[int] = mapped_column(BigInteger)
+    forced_cloud: Mapped[int] = mapped_column(BigInteger)
+    forced_quality_count: Mapped[int] = mapped_column(BigInteger)
+    forced_quality_sum: Mapped[float] = mapped_column(Float)
+    forced_quality_sq_sum: Mapped[float] = mapped_column(Float)
+    forced_energy_mj_sum: Mapped[float] = mapped_column(Float)
+    forced_input_tokens_sum: Mapped[int] = mapped_column(BigInteger)
+    forced_output_tokens_sum: Mapped[int] = mapped_column(BigInteger)
+    local_latency_hist: Mapped[str] = mapped_column(Text)
+    cloud_latency_hist: Mapped[str] = mapped_column(Text)
+    forced_latency_hist: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_advice_rollups_hour", "hour"),)
+
+
+class AdviceHour(Base):
+    """An hour of raw attempts folded into ``advice_rollups``, and how many attempts it held.
+
+    A later pass that counts a different number of attempts in the hour rewrites it.
+    """
+
+    __tablename__ = "advice_hours"
+
+    hour: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    source_attempts: Mapped[int] = mapped_column(BigInteger)
+
+
 class HourlyRequestRollup(Base):
     """The request rollups of one closed hour, added up (written by analytics compaction).
 
@@ -596,6 +697,8 @@ ATTEMPTS = _table(Attempt)
 ROLLUPS = _table(Rollup)
 HOURLY_ROLLUPS = _table(HourlyRollup)
 ANALYTICS_STATE = _table(AnalyticsState)
+ADVICE_ROLLUPS = _table(AdviceRollup)
+ADVICE_HOURS = _table(AdviceHour)
 HOURLY_REQUEST_ROLLUPS = _table(HourlyRequestRollup)
 LATE_HOURS = _table(LateHour)
 REQUEST_QUEUE = _table(RequestQueue)

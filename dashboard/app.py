@@ -16,7 +16,7 @@ from dash import Dash, html
 from flask import Flask, request
 from sqlalchemy import Engine
 
-from analytics.config import AnalyticsSettings, Objective
+from analytics.config import AnalyticsSettings, CostSettings, Objective
 from collector.config import PrivacySettings
 from dashboard import auth, shell
 from dashboard.config import DashboardSettings
@@ -80,10 +80,14 @@ def build_dashboard(
     dev: bool,
     public_url: str = "",
     objectives: Sequence[Objective] = (),
+    prices: CostSettings | None = None,
 ) -> Dash:
-    """The dashboard reading through analytics on ``engine``; ``objectives`` for their page."""
+    """The dashboard reading through analytics on ``engine``; ``objectives`` for their page,
+    ``prices`` and the objectives' goals for the advice."""
     return create_dashboard(
-        AnalyticsSource(engine, settings=analytics, privacy=privacy, objectives=objectives),
+        AnalyticsSource(
+            engine, settings=analytics, privacy=privacy, objectives=objectives, prices=prices
+        ),
         analytics=analytics,
         settings=settings,
         authenticate=authenticate,

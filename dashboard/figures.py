@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -407,6 +408,87 @@ def canary_figure(df: pd.DataFrame, *, versions: Sequence[str]) -> go.Figure:
         title={"text": f"Each version against {reference}, the previous dominant version"},
         height=320,
     )
+    return fig
+
+
+def advice_figure(
+    df: pd.DataFrame,
+    *,
+    cost_title: str,
+    quality_floor: float | None,
+    current: float,
+    recommended: float | None,
+) -> go.Figure:
+    """The routing what-if: predicted quality against cost, one point per threshold.
+
+    ``df`` has columns ``threshold``, ``quality``, ``quality_low``, ``quality_high``,
+    ``cost`` and ``coverage`` (:func:`dashboard.frames.advice_frame`). Points with
+    unknown quality are left out; the floor is a dashed line; the current and
+    recommended thresholds are marked.
+    """
+    known = df.dropna(subset=["quality", "cost"])
+    if known.empty:
+        return empty_figure("the quality of the answers served is unknown at every threshold")
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=known["cost"].tolist(),
+            y=known["quality"].tolist(),
+            mode="lines+markers",
+            name="threshold",
+            line={"color": theme.BLUE},
+            marker={
+                "color": theme.BLUE,
+                "size": 5,
+                "symbol": [
+                    "circle" if c == "measured" else "circle-open" for c in known["coverage"]
+                ],
+            },
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": (known["quality_high"] - known["quality"]).fillna(0).tolist(),
+                "arrayminus": (known["quality"] - known["quality_low"]).fillna(0).tolist(),
+                "color": theme.BAND_FILL,
+            },
+            customdata=known[["threshold", "coverage"]].to_numpy().tolist(),
+            hovertemplate="threshold %{customdata[0]:.2f}: quality %{y:.3f}, "
+            "cost %{x:.4g} (%{customdata[1]})<extra></extra>",
+        )
+    )
+    marks = [("current", current, theme.ORANGE, "diamond")]
+    if recommended is not None:
+        marks.append(("recommended", recommended, theme.BLUISH_GREEN, "star"))
+    for name, threshold, colour, symbol in marks:
+        row = known[np.isclose(known["threshold"], threshold)]
+        if row.empty:
+            continue
+        fig.add_trace(
+            go.Scatter(
+                x=row["cost"].tolist(),
+                y=row["quality"].tolist(),
+                mode="markers+text",
+                name=f"{name} ({threshold:.2f})",
+                text=[f"{name} {threshold:.2f}"],
+                textposition="top center",
+                marker={"color": colour, "size": 14, "symbol": symbol},
+                hoverinfo="skip",
+            )
+        )
+    if quality_floor is not None:
+        fig.add_hline(
+            y=quality_floor,
+            line={"color": theme.VERMILLION, "dash": "dash"},
+            annotation_text=f"quality floor {quality_floor:g}",
+            annotation_position="bottom right",
+        )
+    fig.update_layout(
+        **{**theme.layout_defaults(), "hovermode": "closest"},
+        title={"text": "Quality of the answers served against cost, per threshold (95% interval)"},
+        height=420,
+    )
+    fig.update_xaxes(title_text=cost_title)
+    fig.update_yaxes(title_text="quality")
     return fig
 
 

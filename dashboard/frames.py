@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analytics.advice import Advice
 from analytics.findings import Finding
 from analytics.health import HealthReport, SegmentHealth
 from analytics.objectives import ObjectiveStatus
@@ -598,6 +599,38 @@ def _display(name: str, value: Any) -> Any:
     if isinstance(value, np.bool_):
         return bool(value)
     return value
+
+
+def advice_frame(advice: Advice) -> pd.DataFrame:
+    """The what-if curve, one row per threshold: quality with its interval against the cost.
+
+    ``cost`` is the cost per 1,000 requests where the price list prices the
+    tiers, else the cloud escalation rate (what drives the cost).
+    """
+    rows = [
+        {
+            "threshold": p.threshold,
+            "quality": p.quality,
+            "quality_low": p.quality_low,
+            "quality_high": p.quality_high,
+            "cost": p.cost_per_1k if advice.priced else p.cloud_escalation_rate,
+            "local_share": p.local_share,
+            "coverage": p.coverage,
+        }
+        for p in advice.curve
+    ]
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "threshold",
+            "quality",
+            "quality_low",
+            "quality_high",
+            "cost",
+            "local_share",
+            "coverage",
+        ],
+    )
 
 
 def objectives_frame(statuses: Sequence[ObjectiveStatus]) -> pd.DataFrame:

@@ -11,6 +11,7 @@ from dash import Dash, Input, Output, State, dcc, html, no_update
 
 from dashboard.context import Context
 from dashboard.pages import (
+    advice,
     alerts,
     log,
     objectives,
@@ -30,6 +31,7 @@ PAGES: dict[str, ModuleType] = {
     "requests": requests,
     "versions": versions,
     "objectives": objectives,
+    "advice": advice,
     "alerts": alerts,
 }
 

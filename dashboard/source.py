@@ -14,8 +14,10 @@ from typing import Protocol
 import pandas as pd
 from sqlalchemy import Engine
 
+from analytics.advice import Advice, Goals, NoAdviceData, merged_goals
+from analytics.advice_report import advice_report, advice_tasks
 from analytics.alerting.queries import list_alerts, list_deliveries, list_silences
-from analytics.config import AnalyticsSettings, Objective
+from analytics.config import AnalyticsSettings, CostSettings, Objective
 from analytics.health import HealthReport, health_report
 from analytics.objective_sums import objective_report, objective_series
 from analytics.objectives import ObjectiveStatus
@@ -63,6 +65,17 @@ class Source(Protocol):
         """Alerts in ``states`` (all when ``None``), newest first."""
         ...
 
+    def advice_tasks(self, *, start: datetime, end: datetime, fleet: str | None) -> list[str]:
+        """Tasks whose local attempts the routing what-if can replay."""
+        ...
+
+    def advice(
+        self, *, task: str, start: datetime, end: datetime, fleet: str | None, goals: Goals
+    ) -> Advice | None:
+        """The routing what-if of ``task``, or ``None`` without local attempts; goals
+        ``goals`` leaves out come from the task's objectives."""
+        ...
+
     def requests(self, period: TimeRange, *, fleet: str | None) -> RequestReport:
         """Requests that started in the window, per task and the tier of their first attempt."""
         ...
@@ -93,11 +106,13 @@ class AnalyticsSource:
         *,
         settings: AnalyticsSettings,
         privacy: PrivacySettings | None = None,
+        prices: CostSettings | None = None,
         objectives: Sequence[Objective] = (),
     ) -> None:
         self.engine = engine
         self.settings = settings
         self.privacy = privacy
+        self.prices = prices
         self.configured = {o.name: o for o in objectives}
 
     def fleets(self, *, fleet: str | None) -> list[str]:
@@ -150,6 +165,27 @@ class AnalyticsSource:
     def alerts(self, *, fleet: str | None, states: Sequence[str] | None) -> pd.DataFrame:
         with self.engine.connect() as conn:
             return list_alerts(conn, fleet=fleet, states=states)
+
+    def advice_tasks(self, *, start: datetime, end: datetime, fleet: str | None) -> list[str]:
+        with self.engine.connect() as conn:
+            return advice_tasks(conn, start=start, end=end, fleet=fleet)
+
+    def advice(
+        self, *, task: str, start: datetime, end: datetime, fleet: str | None, goals: Goals
+    ) -> Advice | None:
+        with self.engine.connect() as conn:
+            try:
+                return advice_report(
+                    conn,
+                    task=task,
+                    start=start,
+                    end=end,
+                    goals=merged_goals(goals, self.configured.values(), task=task, fleet=fleet),
+                    prices=self.prices,
+                    fleet=fleet,
+                )
+            except NoAdviceData:
+                return None
 
     def requests(self, period: TimeRange, *, fleet: str | None) -> RequestReport:
         with self.engine.connect() as conn:

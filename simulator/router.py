@@ -243,7 +243,7 @@ class Router:
             tier = chain[index]
             outcome = self._run(state, tier, at, can_fall_back=index < len(chain) - 1)
             failure = outcome.failure
-            floor = catalog.CONFIDENCE_FLOOR.get(tier)
+            floor = self.scenario.routing.floor(tier, catalog.CONFIDENCE_FLOOR.get(tier))
             if failure is None and floor is not None and (outcome.confidence or 0.0) < floor:
                 failure = "low_confidence"
             if failure == "offline" and "device" not in chain:
@@ -266,6 +266,10 @@ class Router:
             index += 1
 
         served = request.attempts[-1]
+        if self.scenario.routing.calibrated:
+            # Labelled quality replaces cloud shadows: each answer is right or wrong.
+            self._label(state, request)
+            return request
         if (
             served.error_type is None
             and served.tier != "cloud"
@@ -275,6 +279,30 @@ class Router:
         ):
             self._shadow(state, request, served)
         return request
+
+    def _label(self, state: _RequestState, request: PlannedRequest) -> None:
+        """Record right (1) or wrong (0) on the answers a calibrated scenario knows about.
+
+        A local answer is right with probability equal to its confidence, a cloud
+        answer with probability ``cloud_quality``. Every local answer that fell
+        back for low confidence is compared with the cloud's; other served
+        answers are labelled with probability ``label_share``.
+        """
+        routing, rng = self.scenario.routing, state.rng
+        served = request.attempts[-1]
+        for attempt in request.attempts:
+            if attempt.error_type is not None:
+                continue
+            if attempt.tier == "cloud":
+                right = rng.random() < routing.cloud_quality
+            elif attempt.confidence is not None:
+                right = rng.random() < attempt.confidence
+            else:
+                continue
+            compared = attempt.fallback_reason == "low_confidence"
+            labelled = attempt is served and rng.random() < routing.label_share
+            if compared or labelled:
+                attempt.quality = 1.0 if right else 0.0
 
     def _misroute(self, state: _RequestState, t: int) -> str | None:
         dims = {**state.device.dims, "task": state.task.name}

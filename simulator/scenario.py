@@ -148,6 +148,28 @@ class Offline:
 
 
 @dataclass(frozen=True)
+class Routing:
+    """How the router judges local answers, and how their quality is known.
+
+    ``confidence_floor`` overrides the router's threshold per local tier. With
+    ``calibrated``, a local answer is right with probability equal to its
+    confidence and a cloud answer with probability ``cloud_quality``; every
+    local answer that fell back for low confidence is compared with the cloud's
+    (its quality is recorded), and ``label_share`` of the other served answers
+    get their quality recorded too (1 right, 0 wrong).
+    """
+
+    confidence_floor: tuple[tuple[str, float], ...] = ()
+    calibrated: bool = False
+    cloud_quality: float = 0.95
+    label_share: float = 0.0
+
+    def floor(self, tier: str, default: float | None) -> float | None:
+        """The threshold of ``tier``: the scenario's, else ``default``."""
+        return dict(self.confidence_floor).get(tier, default)
+
+
+@dataclass(frozen=True)
 class Scenario:
     """Everything a simulation run is told by its scenario file."""
 
@@ -166,6 +188,7 @@ class Scenario:
     #: Share of devices that never update their models.
     stuck_share: float = 0.04
     offline: Offline = field(default_factory=Offline)
+    routing: Routing = field(default_factory=Routing)
     rollouts: tuple[Rollout, ...] = ()
     degradations: tuple[Degradation, ...] = ()
 
@@ -182,6 +205,7 @@ _TOP = {
     "diurnal",
     "stuck_share",
     "offline",
+    "routing",
     "rollouts",
     "degradations",
 }
@@ -375,6 +399,7 @@ def parse_scenario(data: Any) -> Scenario:
         )
     defaults = Scenario()
     return Scenario(
+        routing=_routing(reader.data.get("routing")),
         name=reader.get("name", defaults.name, _text),
         description=reader.get("description", "", _text),
         fleet=reader.get("fleet", defaults.fleet, _text),
@@ -394,6 +419,28 @@ def parse_scenario(data: Any) -> Scenario:
             _degradation(item, f"degradations[{i}]")
             for i, item in enumerate(_list(reader.data.get("degradations"), "degradations"))
         ),
+    )
+
+
+def _routing(data: Any) -> Routing:
+    if data is None:
+        return Routing()
+    reader = _Reader(
+        data, "routing", {"confidence_floor", "calibrated", "cloud_quality", "label_share"}
+    )
+    floors = reader.data.get("confidence_floor") or {}
+    floor_reader = _Reader(floors, "routing.confidence_floor", {"device", "edge"})
+    defaults = Routing()
+    calibrated = reader.data.get("calibrated", False)
+    if not isinstance(calibrated, bool):
+        raise ScenarioError(f"routing.calibrated: must be true or false; got {calibrated!r}")
+    return Routing(
+        confidence_floor=tuple(
+            (tier, floor_reader.require(tier, _number(0.0, 1.0))) for tier in sorted(floors)
+        ),
+        calibrated=calibrated,
+        cloud_quality=reader.get("cloud_quality", defaults.cloud_quality, _number(0.0, 1.0)),
+        label_share=reader.get("label_share", defaults.label_share, _number(0.0, 1.0)),
     )
 
 

@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import Engine, text
 
 import tierwatch
+from analytics.advice_rollups import fold_advice
 from analytics.alerting import lease
 from analytics.alerting.service import AlertService
 from analytics.compaction import compact
@@ -30,6 +31,7 @@ from collector.receive import Admission, BodyReads, Ingest, Receiver, build_rout
 from collector.telemetry import CollectorMetrics
 from collector.workers import WorkerPool
 from tierwatch.api import (
+    advice,
     alerts,
     costs,
     deliveries,
@@ -189,6 +191,7 @@ def create_app(
         objectives.router,
     ):
         app.include_router(router)
+    app.include_router(advice.router)
     for router in (alerts.router, deliveries.router, silences.router, hooks.router):
         app.include_router(router)
     app.include_router(tokens.router)
@@ -246,6 +249,7 @@ class LazyDashboard:
                     authenticate=self._authenticate,
                     dev=settings.server.dev,
                     public_url=settings.server.public_url,
+                    prices=settings.costs,
                     objectives=settings.objectives,
                 )
                 self._app = WSGIMiddleware(dash_app.server)
@@ -295,7 +299,8 @@ async def _log_summary_loop(metrics: CollectorMetrics) -> None:
 
 
 async def _compaction_loop(engine: Engine, settings: Settings) -> None:
-    """Fold closed hours into hourly rollups now and then (reports read less); 0 turns it off.
+    """Fold closed hours into hourly rollups now and then (reports read less), and closed
+    hours of attempts into advice rollups (the routing what-if); 0 turns it off.
 
     With objectives configured, closed hours of request rollups are folded too.
     """
@@ -305,6 +310,18 @@ async def _compaction_loop(engine: Engine, settings: Settings) -> None:
     while True:
         # Wait first: start-up (and migrations) should not compete with a compaction pass.
         await asyncio.sleep(analytics.compaction_interval_seconds)
+        # Advice first: it reads the late-hour notes that compaction removes.
+        try:
+            await anyio.to_thread.run_sync(
+                lambda: fold_advice(
+                    engine,
+                    now=int(time.time()),
+                    grace_seconds=analytics.compaction_grace_seconds,
+                    recheck_hours=analytics.compaction_recheck_hours,
+                )
+            )
+        except Exception:
+            log.exception("folding attempts for advice failed; will try again")
         try:
             await anyio.to_thread.run_sync(
                 lambda: compact(

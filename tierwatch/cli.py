@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from simulator.cli import simulate
+from tierwatch.advice_cli import advise
 from tierwatch.alerts_cli import COMMANDS as ALERT_COMMANDS
 from tierwatch.cli_base import Group, adopt, load, open_engine
 from tierwatch.token_cli import token
@@ -166,12 +167,19 @@ def db_upgrade(ctx: click.Context, db: str | None) -> None:
     "[[costs]] (as /api/v1/costs).",
 )
 @click.option(
+    "--fit-matrix",
+    is_flag=True,
+    help="The fit matrix instead: per task, the signals a placement rests on (p95 per tier, "
+    "sensitive and offline shares, energy, cost per tier, model versions) and the placement "
+    "they support.",
+)
+@click.option(
     "--format",
     "output_format",
     type=click.Choice(["text", "markdown"]),
     default="text",
     show_default=True,
-    help="Layout of the cost note (--cost).",
+    help="Layout of the cost note (--cost) or the fit matrix (--fit-matrix).",
 )
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the JSON of /api/v1/health (or /api/v1/costs)."
@@ -186,6 +194,7 @@ def report(
     by: str | None,
     fleet: str | None,
     cost: bool,
+    fit_matrix: bool,
     output_format: str,
     as_json: bool,
     db: str | None,
@@ -193,12 +202,14 @@ def report(
     """Judge every segment: statuses and findings, window against baseline.
 
     Exits 0 even when segments are degraded; use --json for scripts. With
-    --cost, what each fleet's tasks cost on each tier instead.
+    --cost, what each fleet's tasks cost on each tier instead; with --fit-matrix,
+    where each task's data says it should run.
 
     \b
     Examples:
       tierwatch report --window 1h --baseline 24h --by tier,device_model
       tierwatch report --cost --window 7d --fleet acme --format markdown
+      tierwatch report --fit-matrix --window 7d --format markdown
     """
     import json
     from datetime import UTC, datetime
@@ -211,20 +222,29 @@ def report(
 
     settings = load(ctx, **{"database.url": db})
     analytics = settings.analytics
-    if cost:
+    if cost and fit_matrix:
+        raise click.UsageError("--cost and --fit-matrix are two reports; ask for one")
+    if cost or fit_matrix:
         given = [name for name, value in (("--baseline", baseline), ("--by", by)) if value]
         if given:
-            raise click.UsageError(f"{given[0]} does not apply to --cost")
+            raise click.UsageError(
+                f"{given[0]} does not apply to {'--cost' if cost else '--fit-matrix'}"
+            )
     elif output_format != "text":
-        raise click.UsageError("--format markdown applies to --cost only")
+        raise click.UsageError("--format markdown applies to --cost and --fit-matrix only")
     try:
-        window_td = parse_duration(window or ("7d" if cost else analytics.default_window))
+        window_td = parse_duration(
+            window or ("7d" if cost or fit_matrix else analytics.default_window)
+        )
         baseline_td = parse_duration(baseline) if baseline else None
         end_dt = parse_time(end) if end else datetime.now(UTC)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     if cost:
         _cost_note(settings, window_td, end_dt, fleet, output_format, as_json)
+        return
+    if fit_matrix:
+        _fit_matrix(settings, window_td, end_dt, fleet, output_format, as_json)
         return
     dims = [d.strip() for d in by.split(",") if d.strip()] if by else analytics.default_by
     unknown = [d for d in dims if d not in SEGMENT_DIMENSIONS]
@@ -274,6 +294,38 @@ def _cost_note(
         click.echo(render_costs(result, format=output_format), nl=False)
 
 
+def _fit_matrix(
+    settings: Settings,
+    window: timedelta,
+    end: datetime,
+    fleet: str | None,
+    output_format: str,
+    as_json: bool,
+) -> None:
+    """``report --fit-matrix``: per task, the placement its measured signals support."""
+    import json
+
+    from pydantic import TypeAdapter
+
+    from analytics.fit import FitMatrix, fit_matrix
+    from analytics.fit_text import render_fit
+
+    with open_engine(settings) as engine, engine.connect() as conn:
+        result = fit_matrix(
+            conn,
+            start=end - window,
+            end=end,
+            prices=settings.costs,
+            objectives=settings.objectives,
+            fleet=fleet,
+            privacy=settings.privacy,
+        )
+    if as_json:
+        click.echo(json.dumps(TypeAdapter(FitMatrix).dump_python(result, mode="json"), indent=2))
+    else:
+        click.echo(render_fit(result, format=output_format), nl=False)
+
+
 @main.command()
 @click.option(
     "--end", metavar="TIME", help="End of every period and window, ISO 8601 (default: now)."
@@ -318,7 +370,8 @@ def objectives(ctx: click.Context, end: str | None, as_json: bool, db: str | Non
 @_db_option
 @click.pass_context
 def db_compact(ctx: click.Context, db: str | None) -> None:
-    """Fold closed hours of minute rollups into hourly rollups (the server does it on its own).
+    """Fold closed hours of minute rollups into hourly rollups, and of attempts into advice
+    rollups (the server does both on its own).
 
     With [[objectives]] configured, request rollups too.
 
@@ -328,12 +381,20 @@ def db_compact(ctx: click.Context, db: str | None) -> None:
     """
     import time
 
+    from analytics.advice_rollups import fold_advice
     from analytics.compaction import compact
     from analytics.request_compaction import compact_requests
 
     settings = load(ctx, **{"database.url": db})
     now = int(time.time())
     with open_engine(settings) as engine:
+        # Advice first: it reads the late-hour notes that compaction removes.
+        advised = fold_advice(
+            engine,
+            now=now,
+            grace_seconds=settings.analytics.compaction_grace_seconds,
+            recheck_hours=settings.analytics.compaction_recheck_hours,
+        )
         hours = compact(
             engine,
             now=now,
@@ -349,6 +410,7 @@ def db_compact(ctx: click.Context, db: str | None) -> None:
             else None
         )
     click.echo(f"compacted {hours} hour{'s' if hours != 1 else ''} of rollups")
+    click.echo(f"folded {advised} hour{'s' if advised != 1 else ''} of attempts for advice")
     if folded is not None:
         click.echo(f"compacted {folded} hour{'s' if folded != 1 else ''} of request rollups")
 
@@ -463,8 +525,8 @@ def _redacted(url: str) -> str:
 
 # The simulator lives in its own package; its command is registered here.
 main.add_command(adopt(simulate))
-# So do the alerting commands (alerts, silence, hook, deliveries) and the token commands.
-for _command in (*ALERT_COMMANDS, token):
+# So do the alerting commands (alerts, silence, hook, deliveries), the token commands and advise.
+for _command in (*ALERT_COMMANDS, token, advise):
     main.add_command(_command)
 
 

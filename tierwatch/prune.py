@@ -18,7 +18,11 @@ from analytics.alerting.config import AlertsSettings
 from analytics.alerting.pruning import expire_alerts, expire_leases, expire_silences
 from analytics.config import AnalyticsSettings
 from analytics.request_compaction import expire_hourly_request_rollups
-from analytics.retention import expire_hourly_rollups, expire_minute_rollups
+from analytics.retention import (
+    expire_advice_rollups,
+    expire_hourly_rollups,
+    expire_minute_rollups,
+)
 from collector.config import CollectorSettings
 from collector.retention import (
     expire_attempts,
@@ -103,6 +107,11 @@ def prune(
         Pruned(
             "hourly_rollups",
             expire_hourly_rollups(engine, now=now, days=hourly_days),
+            hourly_days,
+        ),
+        Pruned(
+            "advice_rollups",
+            expire_advice_rollups(engine, now=now, days=hourly_days),
             hourly_days,
         ),
         Pruned(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analytics.advice import Advice, Goals
 from analytics.attribution import Contribution
 from analytics.baselines import Baseline
 from analytics.config import AnalyticsSettings
@@ -297,6 +298,8 @@ class FakeSource:
     alert_rows: pd.DataFrame = field(default_factory=lambda: alerts_frame([]))
     delivery_rows: pd.DataFrame = field(default_factory=pd.DataFrame)
     silence_rows: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: the what-if of each task, built with the goals asked for
+    advices: dict[str, Callable[[Goals], Advice]] = field(default_factory=dict)
     objective_rows: list[ObjectiveStatus] = field(default_factory=list)
     request_groups: list[RequestGroup] = field(default_factory=list)
     objective_frame: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -361,6 +364,17 @@ class FakeSource:
     def silences(self, *, fleet: str | None) -> pd.DataFrame:
         self.calls.append(("silences", {"fleet": fleet}))
         return self.silence_rows
+
+    def advice_tasks(self, *, start: datetime, end: datetime, fleet: str | None) -> list[str]:
+        self.calls.append(("advice_tasks", {"start": start, "end": end, "fleet": fleet}))
+        return sorted(self.advices)
+
+    def advice(
+        self, *, task: str, start: datetime, end: datetime, fleet: str | None, goals: Goals
+    ) -> Advice | None:
+        self.calls.append(("advice", {"task": task, "fleet": fleet, "goals": goals}))
+        build = self.advices.get(task)
+        return None if build is None else build(goals)
 
 
 def _nan_metrics() -> dict[str, float]:

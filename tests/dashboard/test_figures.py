@@ -6,8 +6,12 @@ from datetime import timedelta
 
 import numpy as np
 import pandas as pd
+import pytest
 
+from analytics.advice import Advice, Goals, advise
+from analytics.config import CostSettings, Price
 from dashboard import figures, frames, theme
+from tests.analytics.advice_buckets import FLEET, bucket_sums
 from tests.dashboard import fakes
 
 
@@ -160,4 +164,42 @@ def test_canary_figure_puts_the_reference_first_in_every_panel() -> None:
         "fallback rate",
         "p95 latency",
         "mean quality",
+    ]
+
+
+def _advice(floor: float | None) -> Advice:
+    return advise(
+        bucket_sums(**FLEET), task="photo-tag", fleet=None, tier="device",
+        goals=Goals(quality_floor=floor), prices=CostSettings([Price(tier="cloud", per_call=1.0)]),
+    )  # fmt: skip
+
+
+def test_advice_curve_quality_against_cost_with_the_floor_and_both_thresholds() -> None:
+    advice = _advice(0.6)
+    frame = frames.advice_frame(advice)
+    assert len(frame) == 101
+    assert frame.loc[21, ["threshold", "cost", "coverage"]].tolist() == [0.21, 250.0, "measured"]
+    fig = figures.advice_figure(
+        frame, cost_title="cost per 1,000 requests", quality_floor=0.6, current=0.21,
+        recommended=0.2,
+    )  # fmt: skip
+    curve, current, recommended = fig.data
+    assert len(curve.x) == 101
+    assert (current.name, current.x, current.y) == ("current (0.21)", (250.0,), (0.9,))
+    assert recommended.name == "recommended (0.20)"
+    assert recommended.x == (0.0,) and recommended.y[0] == pytest.approx(0.75)
+    # hollow where the cloud outcome is pooled
+    assert curve.marker.symbol[0] == "circle" and curve.marker.symbol[-1] == "circle-open"
+    (floor,) = fig.layout.shapes
+    assert (floor.y0, floor.y1, floor.line.dash) == (0.6, 0.6, "dash")
+    assert fig.layout.xaxis.title.text == "cost per 1,000 requests"
+
+
+def test_advice_curve_without_known_quality_says_so() -> None:
+    frame = frames.advice_frame(_advice(None)).assign(quality=None)
+    fig = figures.advice_figure(
+        frame, cost_title="cost", quality_floor=None, current=0.21, recommended=None
+    )
+    assert [a.text for a in fig.layout.annotations] == [
+        "the quality of the answers served is unknown at every threshold"
     ]

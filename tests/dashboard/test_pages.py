@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pandas as pd
 import pytest
 from dash import dcc, html, no_update
 
+from analytics.advice import Advice, Goals, advise
+from analytics.config import CostSettings, Price
 from dashboard import shell
-from dashboard.pages import alerts, guarded, overview, segments, tiers, versions
+from dashboard.pages import advice, alerts, guarded, overview, segments, tiers, versions
 from dashboard.period import time_range
+from tests.analytics.advice_buckets import FLEET, bucket_sums
 from tests.dashboard import fakes
 from tests.dashboard.fakes import END, NOW, FakeSource, context
 
@@ -632,3 +636,41 @@ def test_a_canary_segment_is_drawn_against_the_version_it_was_compared_with() ->
         "usual on model_version 2.1.0 (10 to 90%)",
         "model_version 2.1.0",
     ]
+
+
+# --- advice -----------------------------------------------------------------
+
+
+def _advice_of(goals: Goals) -> Advice:
+    return advise(
+        bucket_sums(**FLEET), task="photo-tag", fleet=None, tier="device", goals=goals,
+        prices=CostSettings([Price(tier="cloud", per_call=1.0)]),
+    )  # fmt: skip
+
+
+def test_advice_page_draws_the_curve_and_says_why() -> None:
+    source = FakeSource(advices={"photo-tag": _advice_of, "voice": _advice_of})
+    body, options, chosen, where = advice.view(context(source), fleet=None, task=None, floor=0.6)
+    assert [o["value"] for o in options] == ["photo-tag", "voice"]
+    assert chosen == "photo-tag"
+    assert where == "every fleet; the last 7 days; updated 12:00:30 UTC"
+    (call,) = [k for n, k in source.calls if n == "advice_tasks"]
+    assert (call["start"], call["end"]) == (NOW - timedelta(days=7), NOW)
+    (asked,) = [k for n, k in source.calls if n == "advice"]
+    assert asked == {"task": "photo-tag", "fleet": None, "goals": Goals(quality_floor=0.6)}
+    curve = by_id(body, "advice-curve").figure
+    assert [t.name for t in curve.data] == ["threshold", "current (0.21)", "recommended (0.20)"]
+    assert text(by_id(body, "advice-reason")) == (
+        "Recommended: threshold 0.20 is the cheapest that meets quality floor 0.6: 0 per 1,000 "
+        "requests against 250 at the current 0.21, predicted quality 0.750."
+    )
+    points = text(by_id(body, "advice-points"))
+    assert "current 0.21 75.0% 25.0% 0.900 [" in points
+    assert "recommended 0.20 100.0% 0.0% 0.750 [" in points
+    assert "no price for tier device" in text(by_id(body, "advice-notes"))
+
+
+def test_advice_page_without_local_attempts() -> None:
+    body, options, chosen, _ = advice.view(context(FakeSource()), fleet=None, task=None, floor=None)
+    assert (options, chosen) == ([], None)
+    assert "No local attempt with a confidence was folded in the last 7 days" in text(body)

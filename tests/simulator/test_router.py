@@ -152,3 +152,40 @@ def test_a_privacy_bug_sends_sensitive_requests_to_the_cloud() -> None:
     assert all(r.device.app_version == "4.3.0" for r in leaked)
     assert all(r.task.name == "voice-command" and r.start_ns >= ANCHOR - H for r in leaked)
     assert {r.attempts[0].tier for r in leaked} == {"cloud"}
+
+
+def test_a_routing_section_sets_thresholds_and_labels_calibrated_answers() -> None:
+    scenario = parse_scenario(
+        {
+            "shadow_share": 0.2,
+            "routing": {
+                "confidence_floor": {"device": 0.9},
+                "calibrated": True,
+                "cloud_quality": 0.8,
+                "label_share": 0.5,
+            },
+        }
+    )
+    attempts = [a for r in plan(scenario, requests=4000) for a in r.attempts]
+    device = [a for a in attempts if a.tier == "device" and a.confidence is not None]
+    # the device threshold is the scenario's: nothing below 0.9 is served if it can fall back
+    fell = [a for a in device if a.fallback_reason == "low_confidence"]
+    assert fell and max(a.confidence or 0.0 for a in fell) < 0.9
+    served = [
+        a.confidence or 0.0
+        for a in device
+        if a.fallback_reason is None
+        and a.number == 1
+        and a.privacy == "normal"
+        and a.network != "offline"
+    ]
+    assert min(served) >= 0.9
+    # every answer that fell back for low confidence was compared; labels are right or wrong
+    assert all(a.quality in (0.0, 1.0) for a in fell)
+    labelled = [a.quality for a in attempts if a.quality is not None]
+    assert set(labelled) == {0.0, 1.0}
+    # no shadows under calibrated answers
+    assert not any(a.shadow for a in attempts)
+    # about 80% of the cloud's labelled answers are right
+    cloud = [a.quality or 0.0 for a in attempts if a.tier == "cloud" and a.quality is not None]
+    assert abs(statistics.fmean(cloud) - 0.8) < 0.05

@@ -163,7 +163,7 @@ def test_an_empty_file_is_the_default_scenario() -> None:
         (
             {"devicez": 3},
             "devicez: unknown key (known: degradations, description, devices, diurnal, "
-            "environment, fleet, name, offline, rate, rollouts, seed, shadow_share, stuck_share)",
+            "environment, fleet, name, offline, rate, rollouts, routing, seed, shadow_share, stuck_share)",
         ),
         # numbers are checked with their bounds
         ({"devices": 0}, "devices: must be a whole number, 1 or more; got 0"),
@@ -234,6 +234,24 @@ def test_an_empty_file_is_the_default_scenario() -> None:
             "offline.outages: unknown key (known: median_duration, outages_per_day)",
         ),
         ([1, 2], "the scenario must be a mapping"),
+        # the routing section: thresholds of local tiers only, in [0, 1]
+        (
+            {"routing": {"confidence_floor": {"cloud": 0.5}}},
+            "routing.confidence_floor.cloud: unknown key (known: device, edge)",
+        ),
+        (
+            {"routing": {"confidence_floor": {"device": 1.5}}},
+            "routing.confidence_floor.device: must be between 0 and 1; got 1.5",
+        ),
+        (
+            {"routing": {"calibrated": "yes"}},
+            "routing.calibrated: must be true or false; got 'yes'",
+        ),
+        (
+            {"routing": {"label_shares": 0.5}},
+            "routing.label_shares: unknown key (known: calibrated, cloud_quality, "
+            "confidence_floor, label_share)",
+        ),
     ],
 )
 def test_errors_name_the_key(data: Any, message: str) -> None:
@@ -251,9 +269,13 @@ def test_shipped_scenarios_load() -> None:
         "privacy-bug",
         "regional-outage",
         "steady",
+        "threshold-too-high",
     ]
     for name in names:
         assert load_scenario(name).name == name
+    routing = load_scenario("threshold-too-high").routing
+    assert (routing.floor("device", 0.62), routing.floor("edge", 0.68)) == (0.9, 0.68)
+    assert (routing.calibrated, routing.cloud_quality, routing.label_share) == (True, 0.95, 0.5)
 
 
 def test_files_by_path_and_their_errors(tmp_path: Path) -> None:
@@ -271,5 +293,5 @@ def test_files_by_path_and_their_errors(tmp_path: Path) -> None:
         load_scenario("nope")
     assert str(raised.value) == (
         "no scenario file nope and no built-in scenario of that name (built-in: demo, "
-        "edge-outage, input-shift, privacy-bug, regional-outage, steady)"
+        "edge-outage, input-shift, privacy-bug, regional-outage, steady, threshold-too-high)"
     )

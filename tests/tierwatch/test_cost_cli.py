@@ -117,7 +117,7 @@ def test_no_attempts(tmp_path: Path, db_url: str, engine: Engine) -> None:
         (["--cost", "--by", "tier"], "--by does not apply to --cost"),
         (["--cost", "--baseline", "1h"], "--baseline does not apply to --cost"),
         # the health table has one layout
-        (["--format", "markdown"], "--format markdown applies to --cost only"),
+        (["--format", "markdown"], "--format markdown applies to --cost and --fit-matrix only"),
     ],
 )
 def test_options_that_do_not_go_together(tmp_path: Path, args: list[str], message: str) -> None:

@@ -64,7 +64,9 @@ def test_db_compact(db_url: str, engine: Engine) -> None:
     result = CliRunner().invoke(main, ["db", "compact", "--db", db_url])
     assert result.exit_code == 0, result.output
     # the fleet's three hours are long closed
-    assert result.output == "compacted 3 hours of rollups\n"
+    assert result.output == (
+        "compacted 3 hours of rollups\nfolded 3 hours of attempts for advice\n"
+    )
 
 
 def test_db_assemble(db_url: str, engine: Engine) -> None:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, HTTPException, Request
 from sqlalchemy import Connection, Engine
 
-from analytics.config import AnalyticsSettings, CostSettings
+from analytics.config import AnalyticsSettings, CostSettings, Objective
 from collector.auth import Principal
 from collector.errors import IngestError
 from collector.schema import SEGMENT_DIMENSIONS
@@ -31,6 +31,10 @@ def _analytics_settings(request: Request) -> AnalyticsSettings:
 
 def _prices(request: Request) -> CostSettings:
     return request.app.state.settings.costs
+
+
+def _objectives(request: Request) -> list[Objective]:
+    return list(request.app.state.settings.objectives)
 
 
 def _principal(
@@ -77,6 +81,8 @@ ConnectionDep = Annotated[Connection, Depends(_connection)]
 SettingsDep = Annotated[AnalyticsSettings, Depends(_analytics_settings)]
 #: The ``[[costs]]`` price list of the app's settings.
 PricesDep = Annotated[CostSettings, Depends(_prices)]
+#: The ``[[objectives]]`` of the app's settings.
+ObjectivesDep = Annotated[list[Objective], Depends(_objectives)]
 ReadAuth = Annotated[Principal, Depends(_reader)]
 #: Writes that change alerting (silences, test notifications): admin tokens only.
 AdminAuth = Annotated[Principal, Depends(_admin)]
@@ -128,6 +134,10 @@ VersionsQueryDep = Annotated[
 TiersQueryDep = Annotated[ReportQuery, _report_query("window", "end", "fleet", "task")]
 #: ``/costs``: a week unless told otherwise.
 CostsQueryDep = Annotated[ReportQuery, _report_query("window", "end", "fleet", default_window="7d")]
+#: ``/advice``: one task's what-if over a week unless told otherwise.
+AdviceQueryDep = Annotated[
+    ReportQuery, _report_query("window", "end", "fleet", "task", default_window="7d")
+]
 #: ``/timeseries``: one segment, named by any of the dimensions.
 SeriesQueryDep = Annotated[ReportQuery, _report_query("window", "end", *SEGMENT_DIMENSIONS)]
 #: ``/versions/series``: a day unless told otherwise.
