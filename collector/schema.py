@@ -174,6 +174,27 @@ class RollupSums:
     confidence_hist: Mapped[str] = mapped_column(Text)
 
 
+class RequestRollupSums:
+    """The columns every request rollup holds; each merges by addition (the histogram by bucket)."""
+
+    requests: Mapped[int] = mapped_column(BigInteger)
+    answered: Mapped[int] = mapped_column(BigInteger)
+    failed: Mapped[int] = mapped_column(BigInteger)
+    escalated: Mapped[int] = mapped_column(BigInteger)
+    served_device: Mapped[int] = mapped_column(BigInteger)
+    served_edge: Mapped[int] = mapped_column(BigInteger)
+    served_cloud: Mapped[int] = mapped_column(BigInteger)
+    attempts_sum: Mapped[int] = mapped_column(BigInteger)
+    tiers_sum: Mapped[int] = mapped_column(BigInteger)
+    latency_ms_sum: Mapped[float] = mapped_column(Float)
+    latency_hist: Mapped[str] = mapped_column(Text)
+    quality_count: Mapped[int] = mapped_column(BigInteger)
+    quality_sum: Mapped[float] = mapped_column(Float)
+    quality_sq_sum: Mapped[float] = mapped_column(Float)
+    input_tokens_sum: Mapped[int] = mapped_column(BigInteger)
+    output_tokens_sum: Mapped[int] = mapped_column(BigInteger)
+
+
 class Rollup(RollupSums, Base):
     """Per-minute, per-segment sums of attempts; every column merges by addition.
 
@@ -310,7 +331,7 @@ class AdviceHour(Base):
     source_attempts: Mapped[int] = mapped_column(BigInteger)
 
 
-class HourlyRequestRollup(Base):
+class HourlyRequestRollup(RequestRollupSums, Base):
     """The request rollups of one closed hour, added up (written by analytics compaction).
 
     Same columns as :class:`RequestRollup` with ``hour`` (Unix seconds, start of the
@@ -323,22 +344,6 @@ class HourlyRequestRollup(Base):
 
     segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"), primary_key=True)
     hour: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    requests: Mapped[int] = mapped_column(BigInteger)
-    answered: Mapped[int] = mapped_column(BigInteger)
-    failed: Mapped[int] = mapped_column(BigInteger)
-    escalated: Mapped[int] = mapped_column(BigInteger)
-    served_device: Mapped[int] = mapped_column(BigInteger)
-    served_edge: Mapped[int] = mapped_column(BigInteger)
-    served_cloud: Mapped[int] = mapped_column(BigInteger)
-    attempts_sum: Mapped[int] = mapped_column(BigInteger)
-    tiers_sum: Mapped[int] = mapped_column(BigInteger)
-    latency_ms_sum: Mapped[float] = mapped_column(Float)
-    latency_hist: Mapped[str] = mapped_column(Text)
-    quality_count: Mapped[int] = mapped_column(BigInteger)
-    quality_sum: Mapped[float] = mapped_column(Float)
-    quality_sq_sum: Mapped[float] = mapped_column(Float)
-    input_tokens_sum: Mapped[int] = mapped_column(BigInteger)
-    output_tokens_sum: Mapped[int] = mapped_column(BigInteger)
 
     __table_args__ = (Index("ix_hourly_request_rollups_hour", "hour"),)
 
@@ -441,7 +446,7 @@ class Request(Base):
     __table_args__ = (Index("ix_requests_start_time_unix_nano", "start_time_unix_nano"),)
 
 
-class RequestRollup(Base):
+class RequestRollup(RequestRollupSums, Base):
     """Per-minute sums of requests, in the segment and minute of each request's first attempt.
 
     Every column merges by addition (the histogram by bucket, in the format of
@@ -460,22 +465,6 @@ class RequestRollup(Base):
 
     segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"), primary_key=True)
     minute: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    requests: Mapped[int] = mapped_column(BigInteger)
-    answered: Mapped[int] = mapped_column(BigInteger)
-    failed: Mapped[int] = mapped_column(BigInteger)
-    escalated: Mapped[int] = mapped_column(BigInteger)
-    served_device: Mapped[int] = mapped_column(BigInteger)
-    served_edge: Mapped[int] = mapped_column(BigInteger)
-    served_cloud: Mapped[int] = mapped_column(BigInteger)
-    attempts_sum: Mapped[int] = mapped_column(BigInteger)
-    tiers_sum: Mapped[int] = mapped_column(BigInteger)
-    latency_ms_sum: Mapped[float] = mapped_column(Float)
-    latency_hist: Mapped[str] = mapped_column(Text)
-    quality_count: Mapped[int] = mapped_column(BigInteger)
-    quality_sum: Mapped[float] = mapped_column(Float)
-    quality_sq_sum: Mapped[float] = mapped_column(Float)
-    input_tokens_sum: Mapped[int] = mapped_column(BigInteger)
-    output_tokens_sum: Mapped[int] = mapped_column(BigInteger)
 
     __table_args__ = (Index("ix_request_rollups_minute", "minute"),)
 
