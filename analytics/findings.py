@@ -15,6 +15,7 @@ from typing import Literal
 from analytics.attribution import Contribution
 from analytics.baselines import Baseline
 from analytics.config import MetricThreshold
+from analytics.requests import RequestGroup
 from analytics.times import Time
 
 #: Statuses, from best to worst; ``insufficient_data`` when a segment cannot be judged.
@@ -66,13 +67,19 @@ class Finding:
 
 @dataclass(frozen=True)
 class SegmentHealth:
-    """The verdict on one segment: status, metrics of window and baseline, findings."""
+    """The verdict on one segment: status, metrics of window and baseline, findings.
+
+    ``requests`` are the requests whose first attempt ran in the segment and
+    started in the window, end to end (``None`` when none did, or for a group
+    that adds segments up, ``__other__``).
+    """
 
     key: dict[str, str]
     status: str
     metrics: dict[str, float | int | None]
     baseline_metrics: dict[str, float | int | None] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    requests: RequestGroup | None = None
 
 
 def classify(

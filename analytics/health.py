@@ -27,6 +27,7 @@ from analytics.estimates import TESTED, estimate
 from analytics.findings import Finding, SegmentHealth
 from analytics.judge import Observed, judge
 from analytics.metrics import AllowedTiers
+from analytics.requests import request_report
 from analytics.rollups import read_aggregates, read_buckets, read_segments, read_watermark
 from analytics.summary import folded_warnings, read_folded
 from analytics.units import (
@@ -193,7 +194,29 @@ def health_report(
         observed, plan, by=by, fleet=fleet, settings=settings, allowed_tiers=allowed
     )
     report = dataclasses.replace(report, warnings=warnings)
+    report = _with_requests(conn, report, plan=plan, by=by, fleet=fleet)
     return _with_onsets(conn, report, segments, plan=plan, fleet=fleet, by_key=units is not None)
+
+
+def _with_requests(
+    conn: Connection, report: HealthReport, *, plan: Plan, by: Sequence[str], fleet: str | None
+) -> HealthReport:
+    """Each segment with the requests that started in its window, first attempt in it."""
+    started = request_report(
+        conn,
+        start=plan.window.start,
+        end=plan.window.end,
+        by=by,
+        key={"fleet": fleet} if fleet is not None else None,
+    )
+    if not started.groups:
+        return report
+    groups = {tuple(g.key[d] for d in by): g for g in started.groups}
+    segments = [
+        dataclasses.replace(s, requests=groups.get(tuple(s.key.get(d, "") for d in by)))
+        for s in report.segments
+    ]
+    return dataclasses.replace(report, segments=segments)
 
 
 class _PeriodReader:

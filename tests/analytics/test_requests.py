@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
+from analytics.config import AnalyticsSettings
+from analytics.health import health_report
 from analytics.histograms import LATENCY_OFFSET, LATENCY_VALUES
 from analytics.requests import (
     read_request_aggregates,
@@ -191,3 +193,30 @@ def test_requests_api(engine: Engine, client: TestClient) -> None:
     bad = client.get("/api/v1/requests?by=colour")
     assert bad.status_code == 400
     assert bad.json()["detail"].startswith("invalid by: unknown dimension 'colour'")
+
+
+def test_the_health_report_speaks_of_the_requests_each_segment_started(engine: Engine) -> None:
+    _write(engine)
+    with engine.connect() as conn:
+        report = health_report(
+            conn,
+            end=datetime.fromtimestamp(T0_S + 3600, UTC),
+            window=timedelta(hours=1),
+            baseline=None,
+            by=["task", "tier"],
+            fleet="f",
+            settings=AnalyticsSettings(),
+        )
+    started = {(s.key["task"], s.key["tier"]): s.requests for s in report.segments}
+    # the cloud attempt's segment started no request: it holds none
+    assert sorted(started) == [
+        ("ocr", "device"), ("photo-tag", "cloud"), ("photo-tag", "device"), ("photo-tag", "edge")
+    ]  # fmt: skip
+    assert started[("photo-tag", "cloud")] is None
+    device = started[("photo-tag", "device")]
+    assert device is not None
+    assert (device.requests, device.answered, device.escalated, device.latency_mean_ms) == (
+        3, 2, 1, 160.0
+    )  # fmt: skip
+    edge = started[("photo-tag", "edge")]
+    assert edge is not None and (edge.requests, edge.served_edge) == (1, 1)

@@ -33,9 +33,9 @@ HEALTH = (
     b'"share":0.875,"window_attempts":120}]},{"metric":"latency_p95_ms","window_value":120.0,'
     b'"baseline_value":150.0,"relative_change":-0.2,"p_value":0.0004,"p_adjusted":0.0016,"severity":"ok",'
     b'"explanation":"p95 latency 120 ms vs 150 ms baseline (-20%), p=0.002","direction":"better",'
-    b'"test":"chi2_histogram","effect_size":0.31,"reference":"baseline","attribution":[]}]},'
+    b'"test":"chi2_histogram","effect_size":0.31,"reference":"baseline","attribution":[]}],"requests":null},'
     b'{"key":{"tier":"edge","device_model":""},"status":"insufficient_data","metrics":{"attempts":3,'
-    b'"error_rate":0.0,"latency_p95_ms":90.5},"baseline_metrics":{},"findings":[]}]}'
+    b'"error_rate":0.0,"latency_p95_ms":90.5},"baseline_metrics":{},"findings":[],"requests":null}]}'
 )
 FINDINGS = (
     b'{"window":{"start":"2025-01-02T11:00:00Z","end":"2025-01-02T12:00:00Z"},"baseline":{"start":"2025-01-01T11:00:00Z",'
