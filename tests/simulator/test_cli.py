@@ -92,7 +92,7 @@ def test_backfill_reports_what_it_sent(live_server: LiveServer, tmp_path: Path) 
             ["--backfill", "1h", "--scenario", "nope"],
             1,
             "tierwatch: error: no scenario file nope and no built-in scenario of that name (built-in: "
-            "demo, edge-outage, input-shift, privacy-bug, regional-outage, steady)",
+            "demo, edge-outage, input-shift, privacy-bug, regional-outage, steady, threshold-too-high)",
         ),
     ],
 )
@@ -198,6 +198,6 @@ def test_help_has_examples_and_names_the_built_in_scenarios() -> None:
     text = " ".join(result.output.split())
     assert "Example: tierwatch simulate --scenario demo --backfill 24h --live" in text
     assert (
-        "built-in one: demo, edge-outage, input-shift, privacy-bug, regional-outage, steady."
+        "built-in one: demo, edge-outage, input-shift, privacy-bug, regional-outage, steady, threshold-too-high."
         in text
     )
