@@ -29,6 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from analytics.histograms import LATENCY_BINS, LATENCY_OFFSET, parse_joined
 from analytics.rollups import HOUR
+from analytics.state import raise_state, read_state
 from collector import buckets
 from collector.db import WRITE
 from collector.schema import (
@@ -36,7 +37,6 @@ from collector.schema import (
     ADVICE_HOURS,
     ADVICE_ROLLUPS,
     ADVICE_SUMS,
-    ANALYTICS_STATE,
     ATTEMPTS,
     LATE_HOURS,
 )
@@ -254,23 +254,16 @@ def _hour_counts(conn: Connection, start: int, end: int) -> dict[int, int]:
     return {int(h) * HOUR: int(n) for h, n in conn.execute(query)}
 
 
-def _read_watermark(conn: Connection) -> int | None:
-    value = conn.execute(
-        select(ANALYTICS_STATE.c.value).where(ANALYTICS_STATE.c.name == ADVICE_WATERMARK)
-    ).scalar()
-    return None if value is None else int(value)
-
-
-def _upsert(conn: Connection, table: Any, values: dict[str, Any], key: str, grow: bool) -> None:
+def _record_hour(conn: Connection, hour: int, source: int) -> None:
+    """Record how many raw attempts ``hour`` held when it was folded."""
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    statement = insert(table).values(**values)
-    column = next(name for name in values if name != key)
-    new: Any = statement.excluded[column]
-    if grow:
-        # Never move a watermark back: a slower concurrent pass may finish after a faster one.
-        greatest = func.greatest if conn.dialect.name == "postgresql" else func.max
-        new = greatest(table.c[column], new)
-    conn.execute(statement.on_conflict_do_update(index_elements=[key], set_={column: new}))
+    statement = insert(ADVICE_HOURS).values(hour=hour, source_attempts=source)
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[ADVICE_HOURS.c.hour],
+            set_={"source_attempts": statement.excluded.source_attempts},
+        )
+    )
 
 
 def fold_advice(
@@ -290,7 +283,7 @@ def fold_advice(
     """
     limit = (now - max(grace_seconds, MARGIN_SECONDS)) // HOUR * HOUR
     with engine.connect() as conn:
-        watermark = _read_watermark(conn)
+        watermark = read_state(conn, ADVICE_WATERMARK)
         if watermark is None:
             first = conn.execute(select(func.min(ATTEMPTS.c.start_time_unix_nano))).scalar()
             if first is None:
@@ -331,24 +324,14 @@ def fold_advice(
                 conn.execute(delete(ADVICE_ROLLUPS).where(ADVICE_ROLLUPS.c.hour == hour))
                 if rows:
                     conn.execute(ADVICE_ROLLUPS.insert(), rows)
-                _upsert(
-                    conn, ADVICE_HOURS, {"hour": hour, "source_attempts": source}, "hour", False
-                )
+                _record_hour(conn, hour, source)
                 if hour >= watermark:
-                    _upsert(
-                        conn,
-                        ANALYTICS_STATE,
-                        {"name": ADVICE_WATERMARK, "value": hour + HOUR},
-                        "name",
-                        True,
-                    )
+                    raise_state(conn, ADVICE_WATERMARK, hour + HOUR)
     if limit > watermark:
         with engine.connect() as conn:
             conn = conn.execution_options(**{WRITE: True})
             with conn.begin():
-                _upsert(
-                    conn, ANALYTICS_STATE, {"name": ADVICE_WATERMARK, "value": limit}, "name", True
-                )
+                raise_state(conn, ADVICE_WATERMARK, limit)
     written = len(stale) + len(fresh)
     if written:
         log.info("folded %d hours of attempts for advice", written)

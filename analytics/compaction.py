@@ -27,7 +27,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Float, and_, cast, delete, func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from analytics.histograms import (
     CONFIDENCE_BINS,
@@ -37,10 +36,11 @@ from analytics.histograms import (
     sparse,
 )
 from analytics.rollups import HOUR, WATERMARK, read_minute_floor, read_watermark
+from analytics.state import raise_state
 from collector import buckets
 from collector.db import WRITE
 from collector.rollup import SUM_COLUMNS
-from collector.schema import ANALYTICS_STATE, HOURLY_ROLLUPS, LATE_HOURS, ROLLUPS
+from collector.schema import HOURLY_ROLLUPS, LATE_HOURS, ROLLUPS
 
 log = logging.getLogger(__name__)
 #: Hours written per transaction.
@@ -111,12 +111,12 @@ def compact(engine: Engine, *, now: int, grace_seconds: int = 300, recheck_hours
                             )
                         )
                     )
-                _set_watermark(conn, max(watermark, max(chunk) + HOUR))
+                raise_state(conn, WATERMARK, max(watermark, max(chunk) + HOUR))
     if limit > watermark:
         with engine.connect() as conn:
             conn = conn.execution_options(**{WRITE: True})
             with conn.begin():
-                _set_watermark(conn, limit)
+                raise_state(conn, WATERMARK, limit)
     if hours or late:
         log.info("compacted %d hours of rollups", len(hours) + len(late))
     return len(hours) + len(late)
@@ -222,17 +222,3 @@ def _hour_rows(conn: Connection, hours: Iterable[int]) -> list[dict[str, Any]]:
             )
             out.append(row)
     return out
-
-
-def _set_watermark(conn: Connection, value: int) -> None:
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    statement = insert(ANALYTICS_STATE).values(name=WATERMARK, value=value)
-    # Never move the watermark back: a slower concurrent pass may finish after a faster one.
-    conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=["name"],
-            set_={"value": func.greatest(ANALYTICS_STATE.c.value, statement.excluded.value)}
-            if conn.dialect.name == "postgresql"
-            else {"value": func.max(ANALYTICS_STATE.c.value, statement.excluded.value)},
-        )
-    )

@@ -23,17 +23,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import Connection, Engine, and_, delete, false, func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
 from analytics.compaction import CHUNK_HOURS, closed_before
 from analytics.histograms import LATENCY_BINS, LATENCY_OFFSET, parse_joined, sparse
 from analytics.rollups import HOUR, hist_concat
+from analytics.state import raise_state, read_state
 from collector import buckets
 from collector.db import WRITE
 from collector.retention import BATCH, SECONDS_PER_DAY, delete_in_slices
 from collector.schema import (
-    ANALYTICS_STATE,
     HOURLY_REQUEST_ROLLUPS,
     REQUEST_LATE_HOURS,
     REQUEST_ROLLUPS,
@@ -52,10 +51,7 @@ _FLOATS = frozenset(c for c in SUMS if c in ("latency_ms_sum", "quality_sum", "q
 
 def read_watermark(conn: Connection) -> int | None:
     """The first hour of request rollups not folded (Unix seconds); ``None`` before any pass."""
-    value = conn.execute(
-        select(ANALYTICS_STATE.c.value).where(ANALYTICS_STATE.c.name == WATERMARK)
-    ).scalar()
-    return None if value is None else int(value)
+    return read_state(conn, WATERMARK)
 
 
 def compact_requests(engine: Engine, *, now: int, grace_seconds: int = 300) -> int:
@@ -111,7 +107,7 @@ def compact_requests(engine: Engine, *, now: int, grace_seconds: int = 300) -> i
         with engine.connect() as conn:
             conn = conn.execution_options(**{WRITE: True})
             with conn.begin():
-                _set_watermark(conn, max(limit, watermark))
+                raise_state(conn, WATERMARK, max(limit, watermark))
     return len(hours)
 
 
@@ -158,13 +154,3 @@ def _rewrite(conn: Connection, hours: Sequence[int]) -> None:
 def in_ranges(column: ColumnElement[int], ranges: Sequence[tuple[int, int]]) -> ColumnElement[bool]:
     """``column`` within any of the half-open ``ranges`` (none: false)."""
     return or_(false(), *(and_(column >= lo, column < hi) for lo, hi in ranges))
-
-
-def _set_watermark(conn: Connection, value: int) -> None:
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    statement = insert(ANALYTICS_STATE).values(name=WATERMARK, value=value)
-    conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=[ANALYTICS_STATE.c.name], set_={"value": statement.excluded.value}
-        )
-    )

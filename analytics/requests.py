@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Float, cast, func, select
 
 from analytics.histograms import LATENCY_BINS, LATENCY_OFFSET, LATENCY_VALUES, parse_joined
 from analytics.histograms import quantiles as histogram_quantiles
-from analytics.rollups import hist_concat
+from analytics.rollups import hist_concat, segment_filters
 from analytics.times import TimeRange
 from collector.request_state import REQUEST_SUM_COLUMNS
 from collector.schema import REQUEST_ROLLUPS, SEGMENTS
@@ -73,15 +73,9 @@ def _read(
         .group_by(label)
         .order_by(label)
     )
-    if segment_ids is not None:
-        query = query.where(table.c.segment_id.in_(list(segment_ids)))
-    if fleet is not None:
-        query = query.where(
-            table.c.segment_id.in_(select(SEGMENTS.c.id).where(SEGMENTS.c.fleet == fleet))
-        )
-    if key:
-        matching = select(SEGMENTS.c.id).where(*(SEGMENTS.c[d] == v for d, v in key.items()))
-        query = query.where(table.c.segment_id.in_(matching))
+    query = query.where(
+        *segment_filters(table.c.segment_id, fleet=fleet, segment_ids=segment_ids, key=key)
+    )
     rows = conn.execute(query).all()
     width = len(REQUEST_SUM_COLUMNS)
     latency = np.zeros((len(rows), LATENCY_BINS), dtype=np.int64)

@@ -17,16 +17,16 @@ deletion, to be added by compaction.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Engine, delete, func, select
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from analytics.rollups import HOUR, MINUTE_FLOOR, read_minute_floor, read_watermark
+from analytics.state import raise_state
 from collector.db import WRITE
 from collector.retention import BATCH, delete_in_slices
 from collector.schema import (
     ADVICE_HOURS,
     ADVICE_ROLLUPS,
-    ANALYTICS_STATE,
     HOURLY_ROLLUPS,
     LATE_HOURS,
     ROLLUPS,
@@ -83,7 +83,7 @@ def expire_minute_rollups(
     with engine.connect() as conn:
         conn = conn.execution_options(**{WRITE: True})
         with conn.begin():
-            _raise_floor(conn, cutoff)
+            raise_state(conn, MINUTE_FLOOR, cutoff)
     return deleted
 
 
@@ -111,20 +111,8 @@ def _delete_hour(engine: Engine, start: int) -> int | None:
             conn.execute(
                 delete(LATE_HOURS).where(LATE_HOURS.c.hour == start, LATE_HOURS.c.version == 0)
             )
-            _raise_floor(conn, start + HOUR)
+            raise_state(conn, MINUTE_FLOOR, start + HOUR)
             return int(removed)
-
-
-def _raise_floor(conn: Connection, value: int) -> None:
-    insert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert
-    statement = insert(ANALYTICS_STATE).values(name=MINUTE_FLOOR, value=value)
-    greatest = func.greatest if conn.dialect.name == "postgresql" else func.max
-    conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=["name"],
-            set_={"value": greatest(ANALYTICS_STATE.c.value, statement.excluded.value)},
-        )
-    )
 
 
 def expire_hourly_rollups(engine: Engine, *, now: int, days: int, batch: int = BATCH) -> int:

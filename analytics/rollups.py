@@ -28,9 +28,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from analytics import aggregates
 from analytics.aggregates import Aggregates
 from analytics.histograms import CONFIDENCE_BINS, LATENCY_BINS, LATENCY_OFFSET, parse_joined
+from analytics.state import read_state
 from collector.rollup import SUM_COLUMNS
 from collector.schema import (
-    ANALYTICS_STATE,
     ATTEMPTS,
     DEVICES,
     HOURLY_ROLLUPS,
@@ -58,18 +58,12 @@ def read_segments(conn: Connection, *, fleet: str | None = None) -> pd.DataFrame
 
 def read_watermark(conn: Connection) -> int | None:
     """The first hour not compacted yet (Unix seconds), or ``None`` before any compaction."""
-    value = conn.execute(
-        select(ANALYTICS_STATE.c.value).where(ANALYTICS_STATE.c.name == WATERMARK)
-    ).scalar()
-    return None if value is None else int(value)
+    return read_state(conn, WATERMARK)
 
 
 def read_minute_floor(conn: Connection) -> int | None:
     """The first hour whose minute rollups are all kept (Unix seconds); ``None``: all kept."""
-    value = conn.execute(
-        select(ANALYTICS_STATE.c.value).where(ANALYTICS_STATE.c.name == MINUTE_FLOOR)
-    ).scalar()
-    return None if value is None else int(value)
+    return read_state(conn, MINUTE_FLOOR)
 
 
 def plan(
@@ -192,13 +186,9 @@ def read_segment_hours(
                 table.c.shadow,
                 *(cast(func.sum(table.c[c]), Float).label(c) for c in columns),
             )
-            .where(time >= lo, time < hi)
+            .where(time >= lo, time < hi, *segment_filters(table.c.segment_id, fleet=fleet))
             .group_by(table.c.segment_id, hour, table.c.shadow)
         )
-        if fleet is not None:
-            query = query.where(
-                table.c.segment_id.in_(select(SEGMENTS.c.id).where(SEGMENTS.c.fleet == fleet))
-            )
         frames.append(
             pd.DataFrame(
                 conn.execute(query).all(), columns=["segment_id", "hour", "shadow", *columns]
@@ -245,16 +235,33 @@ def _query(
         .group_by(label)
         .order_by(label)
     )
+    query = query.where(
+        *segment_filters(table.c.segment_id, fleet=fleet, segment_ids=segment_ids, key=key)
+    )
+    return to_aggregates(conn.execute(query).all())
+
+
+def segment_filters(
+    segment_id: ColumnElement[int],
+    *,
+    fleet: str | None = None,
+    segment_ids: Sequence[int] | None = None,
+    key: Mapping[str, str] | None = None,
+) -> list[ColumnElement[bool]]:
+    """Conditions keeping rows of ``segment_id`` in the segments asked for (none: every one).
+
+    ``segment_ids`` lists them; ``fleet`` and ``key`` (dimension values) select
+    them from ``segments``.
+    """
+    conditions: list[ColumnElement[bool]] = []
     if segment_ids is not None:
-        query = query.where(table.c.segment_id.in_(list(segment_ids)))
+        conditions.append(segment_id.in_(list(segment_ids)))
     if fleet is not None:
-        query = query.where(
-            table.c.segment_id.in_(select(SEGMENTS.c.id).where(SEGMENTS.c.fleet == fleet))
-        )
+        conditions.append(segment_id.in_(select(SEGMENTS.c.id).where(SEGMENTS.c.fleet == fleet)))
     if key:
         matching = select(SEGMENTS.c.id).where(*(SEGMENTS.c[d] == v for d, v in key.items()))
-        query = query.where(table.c.segment_id.in_(matching))
-    return to_aggregates(conn.execute(query).all())
+        conditions.append(segment_id.in_(matching))
+    return conditions
 
 
 def to_aggregates(rows: Sequence[Any]) -> Aggregates:
