@@ -274,6 +274,28 @@ def test_versions_page_shows_both_versions(browser: Any, deployment: Deployment)
     _screenshot(browser, "versions")
 
 
+def test_requests_page_shows_each_task_end_to_end(browser: Any, deployment: Deployment) -> None:
+    # the server assembles the fleet's attempts into requests in the background
+    auth = {"Authorization": f"Bearer {deployment.read}"}
+    _until(
+        "the fleet's attempts to be assembled into requests",
+        lambda: requests.get(
+            f"{deployment.url}/api/v1/requests?window=1h&by=task", headers=auth, timeout=10
+        ).json()["groups"],
+        timeout=120,
+    )
+    browser.get(f"{deployment.url}/dashboard/requests")
+    _text_in(browser, "#requests-table", "photo-tag")
+    assert "device" in _element(browser, "#requests-table").text
+    _element(browser, "#requests-latency .main-svg")
+    _screenshot(browser, "requests")
+
+
+def test_objectives_page_says_how_to_write_one(browser: Any, deployment: Deployment) -> None:
+    browser.get(f"{deployment.url}/dashboard/objectives")
+    _text_in(browser, "#objectives-body", "No objectives are configured. Add [[objectives]]")
+
+
 def test_alerts_page_lists_alerts_deliveries_and_silences(
     browser: Any, deployment: Deployment
 ) -> None:
