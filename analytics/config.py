@@ -263,6 +263,12 @@ class AnalyticsSettings(Section):
         description="Sub-segments checked for silence inside every segment (a single edge node "
         "or hardware class that stops sending).",
     )
+    inner_dimensions: list[str] = Field(
+        default_factory=lambda: ["node", "device_model"],
+        description="Sub-segments whose own change and drift are tested inside every segment "
+        "of a report not split by them (one edge node in trouble at its peak, one hardware "
+        "class drifting, while the tier as a whole looks usual); empty turns this off.",
+    )
     compaction_interval_seconds: float = Field(
         default=120.0,
         ge=0,
@@ -331,7 +337,7 @@ class AnalyticsSettings(Section):
             parse_duration(value)
         return value or None
 
-    @field_validator("attribution_dimensions", "silence_dimensions")
+    @field_validator("attribution_dimensions", "silence_dimensions", "inner_dimensions")
     @classmethod
     def _known(cls, value: list[str]) -> list[str]:
         unknown = [d for d in value if d not in SEGMENT_DIMENSIONS]

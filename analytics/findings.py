@@ -61,7 +61,8 @@ class Finding:
     baseline: Baseline | None = None
     onset: Time | None = None
     across: tuple[str, ...] = ()
-    #: For a silence of a sub-segment: the sub-segment that went silent.
+    #: The part of the segment the finding is about (a node or hardware class that
+    #: went silent, changed or drifted on its own); empty for the whole segment.
     subject: dict[str, str] = field(default_factory=dict)
 
 

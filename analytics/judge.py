@@ -143,6 +143,7 @@ class _Report:
         allowed_tiers: AllowedTiers | None,
     ) -> None:
         self.observed, self.plan, self.settings = observed, plan, settings
+        self.allowed_tiers = allowed_tiers
         self.by = tuple(by)
         self.groups = grouping(observed.segments, by)
 
@@ -332,6 +333,75 @@ class _Report:
                 continue
             self._child_silence(dim, quiet, baseline)
 
+    def inner_tests(self) -> None:
+        """Each node or hardware class inside a segment against its own baseline and reference.
+
+        One edge node in trouble at its peak, or one hardware class drifting, is a
+        small part of its tier: the tier's own tests see it diluted among the
+        others. Each such sub-segment is tested as if the report were split by
+        it; its tests join the report's false-discovery control and, when they
+        find something, stand on the parent segment with the sub-segment as
+        their ``subject``. Segments with a single sub-segment are left out (their
+        tests would repeat the segment's own).
+
+        Only tests against the calendar (and the drift reference) count: a part
+        is small, and until the calendar has enough days the period before the
+        window holds too few of its hours for their spread to be known (a phone
+        model's few devices heating up in a game at night stand out from one
+        day's hours, not from a week's).
+        """
+        for dim in self.settings.inner_dimensions:
+            if dim in self.by or dim in VERSION_DIMENSIONS:
+                continue
+            inner = _Report(
+                self.observed,
+                self.plan,
+                by=(*self.by, dim),
+                fleet=self.fleet,
+                settings=self.settings,
+                allowed_tiers=self.allowed_tiers,
+            )
+            parents = self._parents(inner, dim)
+            if not (parents >= 0).any():
+                continue
+            for metric in estimates.TESTED:
+                if metric == "cloud_escalation_rate" and not inner.escalation:
+                    continue
+                inner.metric_tests(metric)
+            for test in inner.tests:
+                parent = int(parents[test.segment])
+                if parent < 0 or test.baseline.kind == "preceding":
+                    continue
+                value = inner.keys[test.segment][dim]
+                self.tests.append(
+                    dataclasses.replace(test, segment=parent, subject=((dim, value),))
+                )
+
+    def ids_of(self, i: int, subject: dict[str, str]) -> np.ndarray:
+        """The segment ids of segment ``i`` whose dimensions match ``subject``."""
+        segments = self.observed.segments
+        mask = np.array(self.groups.code.reindex(segments.index) == i, dtype=bool)
+        for dim, value in subject.items():
+            mask &= np.array(segments[dim].astype(str) == value, dtype=bool)
+        return np.asarray(segments.index[mask].to_numpy())
+
+    def _parents(self, inner: _Report, dim: str) -> np.ndarray:
+        """The segment of this report each of ``inner``'s lies in; -1 where none is tested.
+
+        An inner segment without a value of ``dim`` (a device has no node) or alone
+        in its parent is not tested.
+        """
+        index = {tuple(k.values()): i for i, k in enumerate(self.keys)}
+        parents = np.full(len(inner.keys), -1, dtype=np.int64)
+        for c, key in enumerate(inner.keys):
+            if key[dim] == "":
+                continue
+            parents[c] = index.get(tuple(v for d, v in key.items() if d != dim), -1)
+        valid = parents >= 0
+        counts = np.bincount(parents[valid], minlength=len(self.keys))
+        parents[valid & (counts[np.where(valid, parents, 0)] < 2)] = -1
+        return parents
+
     def _child_silence(self, dim: str, quiet: np.ndarray, baseline: Baseline) -> None:
         segments = self.observed.segments
         ids = segments.index.to_numpy()
@@ -442,6 +512,9 @@ def _finding(test: _Test, p_adjusted: float, settings: AnalyticsSettings, rules:
     if verdict is None:
         return None
     severity, direction, relative = verdict
+    if test.subject and direction != "worse":
+        # A part of a segment doing better than usual is not news about the segment.
+        return None
     if test.reference != BASELINE:
         against = f"on {test.reference}"
     elif test.kind == "drift":
@@ -463,12 +536,14 @@ def _finding(test: _Test, p_adjusted: float, settings: AnalyticsSettings, rules:
             against=against,
             change=relative,
             p_adjusted=p_adjusted,
+            subject=dict(test.subject),
         ),
         direction=direction,
         test=test.method,
         reference=test.reference,
         kind="drift" if test.kind == "drift" else "change",
         baseline=test.baseline,
+        subject=dict(test.subject),
     )
 
 
@@ -494,20 +569,35 @@ def _privacy_finding(key: dict[str, str], window: float, baseline: float) -> Fin
 
 
 def _keep_strongest(found: list[Finding]) -> list[Finding]:
-    """One finding per metric family, kind and reference; a drift only where no change was found."""
+    """One finding per metric family, kind, reference and subject, the strongest.
+
+    A drift stands only where no change of its family was found for the same
+    subject. A sub-segment's change or drift stands only where the segment as a
+    whole shows none of its family (the segment's own finding then names the
+    sub-segments behind it).
+    """
     found = sorted(found, key=finding_order)
     seen: set[tuple[str, str, str, str]] = set()
-    changed: set[str] = set()
+    changed: set[tuple[str, str]] = set()
+    whole: set[str] = set()
     out = []
+
+    def subject_of(f: Finding) -> str:
+        return ",".join(f"{k}={v}" for k, v in f.subject.items())
+
     for f in found:
         family = vocabulary_metric(f.metric).family or f.metric
         if f.kind == "change" and f.reference == BASELINE:
-            changed.add(family)
+            changed.add((family, subject_of(f)))
+        if f.kind in ("change", "drift") and f.reference == BASELINE and not f.subject:
+            whole.add(family)
     for f in found:
         family = vocabulary_metric(f.metric).family or f.metric
-        subject = ",".join(f"{k}={v}" for k, v in f.subject.items())
+        subject = subject_of(f)
         key = (family if f.kind != "silence" else subject, f.kind, f.reference, subject)
-        if key in seen or (f.kind == "drift" and family in changed):
+        if key in seen or (f.kind == "drift" and (family, subject) in changed):
+            continue
+        if f.subject and f.kind != "silence" and family in whole:
             continue
         seen.add(key)
         out.append(f)
@@ -536,6 +626,7 @@ def judge(
         report.metric_tests(metric)
     report.canary_tests()
     report.silence_tests()
+    report.inner_tests()
 
     tests = report.tests
     adjusted = benjamini_hochberg([t.p_value for t in tests])
@@ -595,18 +686,27 @@ def _pooled(sides: Sequence[Segmented]) -> Segmented:
 
 
 def _dated_drift(finding: Finding, i: int, report: _Report) -> Finding:
-    """A drift dated by the change point of the segment's value over the earlier days."""
+    """A drift dated by the change point of its segment's (or sub-segment's) value over the days."""
     if finding.kind != "drift" or not report.days:
         return finding
     meta = vocabulary_metric(finding.metric)
     order = sorted(range(len(report.days)), key=lambda k: report.day_periods[k].start)
-    sides = [report.days[k] for k in order] + [report.window]
     starts = [report.day_periods[k].start for k in order] + [report.plan.window.start]
     values, weights = [], []
-    for side in sides:
-        est = estimate(finding.metric, side.aggs, local_requests=report.local(side))
-        values.append(est.scale[i])
-        weights.append(est.count[i])
+    if finding.subject:
+        # A sub-segment's drift is dated on its own days, not on its segment's.
+        ids = report.ids_of(i, finding.subject)
+        if finding.metric == "cloud_escalation_rate" or not len(ids):
+            return finding
+        for aggs in [report.day_aggregates[k] for k in order] + [report.observed.window]:
+            est = estimate(finding.metric, reindex(aggs, ids).total(), local_requests=None)
+            values.append(est.scale[0])
+            weights.append(est.count[0])
+    else:
+        for side in [report.days[k] for k in order] + [report.window]:
+            est = estimate(finding.metric, side.aggs, local_requests=report.local(side))
+            values.append(est.scale[i])
+            weights.append(est.count[i])
     worse = meta.worse if finding.direction == "worse" else -meta.worse
     at = onset.step_onset(np.array(values), np.array(weights), worse=worse)
     return finding if at is None else dataclasses.replace(finding, onset=starts[at])
@@ -619,6 +719,7 @@ def _attribute(finding: Finding, i: int, report: _Report) -> Finding:
         or finding.reference != BASELINE
         or finding.kind == "silence"
         or finding.baseline is None
+        or finding.subject
     ):
         return finding
     observed = report.observed

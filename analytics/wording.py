@@ -40,10 +40,15 @@ def comparison_text(
     against: str,
     change: float | None,
     p_adjusted: float,
+    subject: Mapping[str, str] | None = None,
 ) -> str:
-    """``p95 latency 212 ms vs 140 ms usual at this hour (+51%), p<0.001``."""
+    """``p95 latency 212 ms vs 140 ms usual at this hour (+51%), p<0.001``.
+
+    With a ``subject`` (a sub-segment of the segment) it leads: ``node=edge-2 p95 latency …``.
+    """
+    who = " ".join(f"{k}={v}" for k, v in (subject or {}).items())
     return (
-        f"{label(metric)} {format_value(metric, window_value)} vs "
+        (f"{who} " if who else "") + f"{label(metric)} {format_value(metric, window_value)} vs "
         f"{format_value(metric, expected)} {against} ({change_text(change)}), "
         f"{format_p(p_adjusted)}"
     )
