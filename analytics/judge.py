@@ -572,34 +572,55 @@ def _keep_strongest(found: list[Finding]) -> list[Finding]:
     """One finding per metric family, kind, reference and subject, the strongest.
 
     A drift stands only where no change of its family was found for the same
-    subject. A sub-segment's change or drift stands only where the segment as a
-    whole shows none of its family (the segment's own finding then names the
-    sub-segments behind it).
+    subject.
     """
     found = sorted(found, key=finding_order)
     seen: set[tuple[str, str, str, str]] = set()
     changed: set[tuple[str, str]] = set()
-    whole: set[str] = set()
     out = []
-
-    def subject_of(f: Finding) -> str:
-        return ",".join(f"{k}={v}" for k, v in f.subject.items())
-
     for f in found:
-        family = vocabulary_metric(f.metric).family or f.metric
         if f.kind == "change" and f.reference == BASELINE:
-            changed.add((family, subject_of(f)))
-        if f.kind in ("change", "drift") and f.reference == BASELINE and not f.subject:
-            whole.add(family)
+            changed.add((_family(f), _subject(f)))
     for f in found:
-        family = vocabulary_metric(f.metric).family or f.metric
-        subject = subject_of(f)
+        family, subject = _family(f), _subject(f)
         key = (family if f.kind != "silence" else subject, f.kind, f.reference, subject)
         if key in seen or (f.kind == "drift" and (family, subject) in changed):
             continue
-        if f.subject and f.kind != "silence" and family in whole:
-            continue
         seen.add(key)
+        out.append(f)
+    return out
+
+
+def _family(f: Finding) -> str:
+    return vocabulary_metric(f.metric).family or f.metric
+
+
+def _subject(f: Finding) -> str:
+    return ",".join(f"{k}={v}" for k, v in f.subject.items())
+
+
+def _drop_explained_parts(found: list[Finding]) -> list[Finding]:
+    """A part's change or drift where the whole segment's finding of its family already tells it.
+
+    The segment's finding tells it when it names that part among the
+    sub-segments behind it, or says the change is shared across that dimension.
+    A part the segment's finding leaves unnamed keeps its own finding.
+    """
+    told: set[tuple[str, str, str]] = set()
+    for f in found:
+        if f.subject or f.kind not in ("change", "drift") or f.reference != BASELINE:
+            continue
+        for part in f.attribution:
+            for dim, value in part.key.items():
+                told.add((_family(f), dim, value))
+        for dim in f.across:
+            told.add((_family(f), dim, "*"))
+    out = []
+    for f in found:
+        if f.subject and f.kind != "silence":
+            ((dim, value),) = f.subject.items()
+            if {(_family(f), dim, value), (_family(f), dim, "*")} & told:
+                continue
         out.append(f)
     return out
 
@@ -649,6 +670,7 @@ def judge(
         if report.attempts[i] <= 0 and not found:
             continue
         found = [_dated_drift(_attribute(f, i, report), i, report) for f in found]
+        found = _drop_explained_parts(found)
         if violations_w[i] > 0:
             found.insert(0, _privacy_finding(report.keys[i], violations_w[i], violations_b[i]))
         found.sort(key=finding_order)
