@@ -6,8 +6,10 @@ days with their day-to-day spread counted as noise (``seasonal``), else the
 period before the window (``preceding``). Each is also compared with a long-ago
 reference (``drift``), each model version with an earlier version of the same
 model (the canary), and each segment's traffic with its usual level
-(``silence``). The Benjamini-Hochberg procedure adjusts all p-values of the
-report together; a test becomes a finding when its adjusted p-value is within
+(``silence``); and each node and hardware class inside a segment is tested
+like a segment of its own (its ``subject``). The Benjamini-Hochberg procedure
+adjusts the p-values of the segments' tests together, and those of the parts'
+tests together; a test becomes a finding when its adjusted p-value is within
 the FDR level and its change passes the metric's practical-significance
 threshold.
 """
@@ -650,7 +652,16 @@ def judge(
     report.inner_tests()
 
     tests = report.tests
-    adjusted = benjamini_hochberg([t.p_value for t in tests])
+    # Two families, each under its own false-discovery control: the segments' own
+    # tests, and those of the parts inside them. A fleet with many phone models
+    # would otherwise spread the segments' control over thousands of part tests.
+    adjusted = np.ones(len(tests))
+    for family in (
+        [i for i, t in enumerate(tests) if not t.subject or t.kind == "silence"],
+        [i for i, t in enumerate(tests) if t.subject and t.kind != "silence"],
+    ):
+        if family:
+            adjusted[family] = benjamini_hochberg([tests[i].p_value for i in family])
     reference = report.reference_baseline()
     drift_words = reference[1] if reference is not None else ""
     findings: dict[int, list[Finding]] = {}
