@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -235,3 +237,34 @@ def test_partial_success_is_reported(
         log,
     )
     assert stored_attempts(server, engine) == 2
+
+
+def test_the_wheel_holds_the_sdk_alone_and_needs_only_opentelemetry(tmp_path: Path) -> None:
+    # Built from a copy, so that the build leaves nothing in the checkout.
+    source = tmp_path / "sdk"
+    shutil.copytree(
+        SDK, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__")
+    )
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp_path / "dist"),
+         str(source)],
+        env=_clean_environ(), check=True, timeout=600,
+    )  # fmt: skip
+    (wheel,) = (tmp_path / "dist").glob("*.whl")
+    assert wheel.name == "tierwatch_sdk-0.1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        (metadata,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+        requires = [
+            line.removeprefix("Requires-Dist: ")
+            for line in archive.read(metadata).decode().splitlines()
+            if line.startswith("Requires-Dist: ")
+        ]
+    packages = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
+    assert packages == {"tierwatch_sdk"}
+    assert "tierwatch_sdk/py.typed" in names
+    assert sorted(re.split(r"[<>=!~ ;]", r)[0] for r in requires) == [
+        "opentelemetry-api",
+        "opentelemetry-exporter-otlp-proto-http",
+        "opentelemetry-sdk",
+    ]
