@@ -62,7 +62,8 @@ class HealthReport:
 
     ``baseline`` is what the report compared its window with (``seasonal``: the
     same hours of earlier days; ``preceding``: the period before the window);
-    ``tests`` is how many tests the false-discovery control covered together.
+    ``tests`` is how many tests the false-discovery control covered: the segments'
+    own and those of the parts inside them, each family adjusted on its own.
     """
 
     segments: list[SegmentHealth]
