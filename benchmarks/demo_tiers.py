@@ -1,0 +1,105 @@
+"""False alarms on the demo's untouched tiers: the demo's slowdown, replayed and judged every 10 s.
+
+The demo slows tagger-mobile 3.2.0 on galaxy-a14 phones 20 seconds into its
+live stream; nothing is done to the edge and the cloud. This benchmark moves
+that slowdown ``--minutes`` into the past, backfills 2 hours before it and the
+slowdown itself through ``tierwatch serve`` and ``tierwatch simulate`` for each
+seed, then judges ``by tier,task`` with the demo's settings (5-minute window,
+the 2 hours before it) at an end every 10 seconds across the slowdown. It
+prints how many edge and cloud segment-reports were ``warn`` or ``degraded``,
+and each of them.
+
+    .venv/bin/python benchmarks/demo_tiers.py --seeds 7 8 9 1 2 3 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from analytics.config import AnalyticsSettings  # noqa: E402
+from analytics.health import health_report  # noqa: E402
+from benchmarks.steady import free_port, iso, wait_ready  # noqa: E402
+from collector.db import make_engine  # noqa: E402
+
+TIERWATCH = [sys.executable, "-m", "tierwatch"]
+END = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+
+def replay(seed: int, *, minutes: int, rate: float, folder: Path) -> str:
+    """A store holding the demo's history and its slowdown, ``minutes`` old at END."""
+    scenario = (ROOT / "simulator" / "scenarios" / "demo.yaml").read_text()
+    assert "start: +20s" in scenario, "the demo's slowdown no longer starts at +20s"
+    path = folder / "demo-past.yaml"
+    path.write_text(scenario.replace("start: +20s", f"start: -{minutes}m"))
+    db = f"sqlite:///{folder / 'demo.db'}"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    server = subprocess.Popen(
+        [*TIERWATCH, "serve", "--dev", "--port", str(port), "--db", db],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_ready(url, server)
+        subprocess.run(
+            [*TIERWATCH, "simulate", "--endpoint", url, "--scenario", str(path),
+             "--backfill", f"{120 + minutes}m", "--rate", str(rate), "--seed", str(seed),
+             "--end", iso(END), "--quiet", "--spool-dir", str(folder / "spool")],
+            env=env, check=True,
+        )  # fmt: skip
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(30)
+    return db
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[7, 8, 9])
+    parser.add_argument("--minutes", type=int, default=40, help="how long ago the slowdown began")
+    parser.add_argument("--rate", type=float, default=10.0, help="requests a second (the demo's)")
+    args = parser.parse_args()
+    settings = AnalyticsSettings(default_window="5m", default_baseline="2h")
+    tally: Counter[tuple[str, str]] = Counter()
+    began = time.monotonic()
+    for seed in args.seeds:
+        with tempfile.TemporaryDirectory(prefix="tierwatch-demo-tiers-") as tmp:
+            db = replay(seed, minutes=args.minutes, rate=args.rate, folder=Path(tmp))
+            engine = make_engine(db)
+            for k in range(args.minutes * 6):
+                at = END - timedelta(seconds=10 * k)
+                with engine.connect() as conn:
+                    report = health_report(
+                        conn, end=at, window=timedelta(minutes=5), baseline=None,
+                        by=("tier", "task"), fleet=None, settings=settings,
+                    )  # fmt: skip
+                for segment in report.segments:
+                    tier = segment.key["tier"]
+                    if tier == "device":
+                        continue
+                    tally[(tier, segment.status)] += 1
+                    if segment.status in ("warn", "degraded"):
+                        words = "; ".join(f.explanation for f in segment.findings)
+                        print(f"seed {seed} {at:%H:%M:%S} {segment.key} {segment.status}: {words}")
+            engine.dispose()
+    for tier in ("edge", "cloud"):
+        judged = sum(n for (t, s), n in tally.items() if t == tier and s != "insufficient_data")
+        flagged = tally[(tier, "warn")] + tally[(tier, "degraded")]
+        print(f"{tier}: {flagged} flagged of {judged} judged segment-reports")
+    print(f"{len(args.seeds)} seeds in {time.monotonic() - began:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
