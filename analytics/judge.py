@@ -223,8 +223,12 @@ class _Report:
         )
         return day_spread(values, usable)
 
-    def metric_tests(self, metric: str) -> None:
-        """The change and drift tests of one metric over every segment."""
+    def metric_tests(self, metric: str, *, calendar_only: bool = False) -> None:
+        """The change and drift tests of one metric over every segment.
+
+        ``calendar_only`` leaves out the tests against the period before the window
+        (whole or in slices): only the calendar and the drift reference are asked.
+        """
         kind = _kind(metric)
         w = estimate(metric, self.window.aggs, local_requests=self.local(self.window))
         enough_w = self.sizes.enough(metric, w, self.attempts, self.sizes.attempts)
@@ -242,6 +246,9 @@ class _Report:
                 use_days = enough_w & (spread.days >= self.settings.seasonal_min_days)
                 assert self.seasonal_baseline is not None
                 self.add(use_days, metric, "change", self.seasonal_baseline, w, seasonal)
+        if calendar_only:
+            self._drift_test(metric, w, enough_w, spread)
+            return
         if len(self.slices) >= MIN_SLICES:
             # Short history: the window against the slices of the period before it, so
             # that a peak no worse than the day's other hours stays within their spread.
@@ -262,6 +269,12 @@ class _Report:
             cmp = against_period(kind, w, b, events=events, exact_below=self.settings.exact_below)
             self.add(use_pre, metric, "change", self.preceding_baseline, w, cmp)
         self.judged |= use_days | use_pre
+        self._drift_test(metric, w, enough_w, spread)
+
+    def _drift_test(
+        self, metric: str, w: Estimate, enough_w: np.ndarray, spread: DaySpread | None
+    ) -> None:
+        """``metric``'s window against the drift reference, its noise from the days' spread."""
         reference = self.reference_baseline()
         if self.reference is not None and spread is not None and reference is not None:
             baseline, _, pooled = reference
@@ -356,7 +369,8 @@ class _Report:
             if dim in self.by or dim in VERSION_DIMENSIONS:
                 continue
             inner = _Report(
-                self.observed,
+                # parts are judged against the calendar only: no slices to group
+                dataclasses.replace(self.observed, slices=()),
                 self.plan,
                 by=(*self.by, dim),
                 fleet=self.fleet,
@@ -369,10 +383,10 @@ class _Report:
             for metric in estimates.TESTED:
                 if metric == "cloud_escalation_rate" and not inner.escalation:
                     continue
-                inner.metric_tests(metric)
+                inner.metric_tests(metric, calendar_only=True)
             for test in inner.tests:
                 parent = int(parents[test.segment])
-                if parent < 0 or test.baseline.kind == "preceding":
+                if parent < 0:
                     continue
                 value = inner.keys[test.segment][dim]
                 self.tests.append(
