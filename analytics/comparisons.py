@@ -107,8 +107,9 @@ class DaySpread:
 
     ``mean`` is the random-effects mean on the test scale, ``mean_variance`` its
     variance, ``tau2`` the day-to-day variance beyond sampling, ``days`` how many
-    days were usable, and ``trend_tau2`` the day-to-day variance left once a
-    linear trend over the days is removed.
+    days were usable, ``trend_tau2`` the day-to-day variance left once a
+    linear trend over the days is removed, and ``dispersion`` how many times
+    their sampling variance the days' values spread (at least 1).
     """
 
     mean: np.ndarray
@@ -116,6 +117,7 @@ class DaySpread:
     tau2: np.ndarray
     days: np.ndarray
     trend_tau2: np.ndarray
+    dispersion: np.ndarray
 
 
 def day_spread(days: Sequence[Estimate], usable: np.ndarray) -> DaySpread:
@@ -133,11 +135,12 @@ def day_spread(days: Sequence[Estimate], usable: np.ndarray) -> DaySpread:
         c = sw - (w * w).sum(axis=0) / sw
         tau2 = np.maximum((q - (k - 1)) / c, 0.0)
         tau2 = np.where(k >= 2, tau2, np.nan)
+        dispersion = np.where(k >= 2, np.maximum(q / np.maximum(k - 1, 1), 1.0), np.nan)
         wr = np.where(ok, 1.0 / (np.where(ok, v, 1.0) + tau2), 0.0)
         mean = (wr * x).sum(axis=0) / wr.sum(axis=0)
         mean_variance = 1.0 / wr.sum(axis=0)
     trend_tau2 = _trend_tau2(x, w, ok, k)
-    return DaySpread(mean, mean_variance, tau2, k, trend_tau2)
+    return DaySpread(mean, mean_variance, tau2, k, trend_tau2, dispersion)
 
 
 def _trend_tau2(x: np.ndarray, w: np.ndarray, ok: np.ndarray, k: np.ndarray) -> np.ndarray:
@@ -168,7 +171,12 @@ def against_days(window: Estimate, spread: DaySpread, *, min_days: int, logged: 
     enough = (spread.days >= min_days) & (window.count > 0) & np.isfinite(window.scale)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         expected = np.exp(spread.mean) if logged else spread.mean.copy()
-        sd = np.sqrt(window.variance + spread.tau2 + spread.mean_variance)
+        # Two readings of the same spread: periods that differ by more than their own
+        # sampling (added), or attempts that come in bursts from a few devices, which
+        # widens every period's sampling by the same factor (multiplied); the window's
+        # own sampling variance tells how wide a burst leaves it, so take the wider.
+        added = window.variance + spread.tau2
+        sd = np.sqrt(np.maximum(added, window.variance * spread.dispersion) + spread.mean_variance)
         t = (window.scale - spread.mean) / sd
         p = np.where(
             enough & np.isfinite(t), 2 * stats.t.sf(np.abs(t), np.maximum(spread.days - 1, 1)), 1.0

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats
 
 from analytics.aggregates import Aggregates
 from analytics.histograms import LATENCY_VALUES, quantiles
@@ -34,7 +35,8 @@ PERCENTILES = {"latency_p50_ms": 0.50, "latency_p95_ms": 0.95, "latency_p99_ms":
 TESTED = (*RATES, *PERCENTILES, *MEANS)
 #: Sampling variance floor of a log percentile: a histogram bucket is this wide.
 _BUCKET_VARIANCE = float(np.log(buckets.GAMMA)) ** 2 / 12
-_Z = 1.0  # one standard error either side gives the order-statistic ranks
+#: The normal quantile of a 95% interval, in the Hall-Sheather bandwidth.
+_Z_HS = float(stats.norm.ppf(0.975))
 
 
 @dataclass(frozen=True)
@@ -77,13 +79,16 @@ def mean(count: np.ndarray, total: np.ndarray, sq_total: np.ndarray) -> Estimate
 def percentile(histograms: np.ndarray, q: float) -> Estimate:
     """A latency percentile, tested on the log scale.
 
-    The variance comes from the order statistics one standard error either side
-    of the rank (``q +- sqrt(q(1-q)/n)``), so it grows where the tail is thin,
-    floored at the resolution of the histogram's buckets.
+    The variance is that of a sample quantile, ``q (1 - q) / n`` times the
+    squared sparsity (how fast the log latency climbs with the rank), floored at
+    the resolution of the histogram's buckets. The sparsity is read between the
+    order statistics a Hall-Sheather bandwidth either side of ``q``: wide enough
+    that a few hundred attempts clumped around the median do not pass for a
+    precise one, narrowing as attempts grow.
     """
     n = histograms.sum(axis=1).astype(float)
-    spread = _Z * np.sqrt(q * (1 - q) / np.maximum(n, 1))
-    low, high = np.clip(q - spread, 0, 1), np.clip(q + spread, 0, 1)
+    h = _bandwidth(q, np.maximum(n, 1))
+    low, high = np.clip(q - h, 0, 1), np.clip(q + h, 0, 1)
     value = quantiles(histograms, (q,), LATENCY_VALUES)[:, 0]
     if len(n):
         lo = _quantile_rows(histograms, low)
@@ -92,9 +97,17 @@ def percentile(histograms: np.ndarray, q: float) -> Estimate:
         lo = hi = np.zeros(0)
     with np.errstate(invalid="ignore", divide="ignore"):
         scale = np.log(value)
-        half = (np.log(hi) - np.log(lo)) / (2 * _Z)
-        variance = np.where(n > 0, half * half + _BUCKET_VARIANCE, np.nan)
+        sparsity = (np.log(hi) - np.log(lo)) / np.maximum(high - low, 1e-12)
+        sampling = sparsity * sparsity * q * (1 - q) / np.maximum(n, 1)
+        variance = np.where(n > 0, sampling + _BUCKET_VARIANCE, np.nan)
     return Estimate(value, scale, variance, n)
+
+
+def _bandwidth(q: float, n: np.ndarray) -> np.ndarray:
+    """Hall and Sheather's (1988) bandwidth for the sparsity at ``q`` from ``n`` values."""
+    x = float(stats.norm.ppf(q))
+    shape = 1.5 * float(stats.norm.pdf(x)) ** 2 / (2 * x * x + 1)
+    return np.asarray(n ** (-1 / 3) * _Z_HS ** (2 / 3) * shape ** (1 / 3))
 
 
 def _quantile_rows(histograms: np.ndarray, qs: np.ndarray) -> np.ndarray:

@@ -42,6 +42,7 @@ from analytics.estimates import Estimate, estimate
 from analytics.findings import BASELINE, Finding, SegmentHealth, classify, finding_order, status_of
 from analytics.metrics import AllowedTiers, Grouping, Segmented, grouping, metric_dict, segment_by
 from analytics.metrics import segment_metrics as metrics_of
+from analytics.mix import standardise, task_mix
 from analytics.significance import benjamini_hochberg
 from analytics.vocabulary import metric as vocabulary_metric
 from analytics.wording import AGAINST, ago, comparison_text, silence_text
@@ -131,6 +132,16 @@ class _Sizes:
         return np.asarray(ok, dtype=bool)
 
 
+@dataclass(frozen=True)
+class _Sides:
+    """The grouped baseline periods one metric is tested against."""
+
+    preceding: Segmented
+    days: list[Segmented]
+    slices: list[Segmented]
+    reference: Segmented | None
+
+
 class _Report:
     """The state of judging one report: grouped sides, sizes, collected tests."""
 
@@ -161,6 +172,7 @@ class _Report:
         self.days = [seg(a) for a in self.day_aggregates]
         self.seasonal = not plan.explicit and len(self.days) >= settings.seasonal_min_days
         sliced = [a for a in observed.slices if a.column("attempts").sum() > 0]
+        self.slice_aggregates = sliced
         #: The slices of the period before the window, grouped (read while a calendar is short).
         self.slices = [seg(a) for a in sliced]
         self.reference = seg(observed.reference) if observed.reference is not None else None
@@ -176,6 +188,39 @@ class _Report:
         self.judged = np.zeros(n, dtype=bool)
         self.seasonal_baseline = span("seasonal", self.day_periods) if self.days else None
         self.preceding_baseline = Baseline("preceding", plan.preceding.start, plan.preceding.end)
+        self.mix = task_mix(observed.segments, self.by, self.groups)
+        self._at_window_mix: _Sides | None = None
+
+    def sides(self, metric: str) -> _Sides:
+        """The baseline sides ``metric`` is tested against.
+
+        A latency percentile of segments that span several tasks is tested against
+        baselines at the window's mix of tasks (:mod:`analytics.mix`), so that more
+        requests of a slow task are not read as a slowdown.
+        """
+        plain = _Sides(self.preceding, self.days, self.slices, self.reference)
+        if metric not in estimates.PERCENTILES or self.mix is None:
+            return plain
+        if self._at_window_mix is None:
+            per_id = [
+                (self.observed.preceding, self.preceding),
+                *zip(self.day_aggregates, self.days, strict=True),
+                *zip(self.slice_aggregates, self.slices, strict=True),
+            ]
+            if self.observed.reference is not None and self.reference is not None:
+                per_id.append((self.observed.reference, self.reference))
+            mixed = standardise(
+                self.mix, self.observed.window, [(a, side.aggs) for a, side in per_id]
+            )
+            sides = [
+                dataclasses.replace(side, aggs=m)
+                for (_, side), m in zip(per_id, mixed, strict=True)
+            ]
+            days, rest = sides[1 : 1 + len(self.days)], sides[1 + len(self.days) :]
+            slices = rest[: len(self.slices)]
+            reference = rest[len(self.slices)] if len(rest) > len(self.slices) else None
+            self._at_window_mix = _Sides(sides[0], days, slices, reference)
+        return self._at_window_mix
 
     def local(self, side: Segmented) -> np.ndarray | None:
         return side.local_requests if self.escalation else None
@@ -230,12 +275,13 @@ class _Report:
         (whole or in slices): only the calendar and the drift reference are asked.
         """
         kind = _kind(metric)
+        sides = self.sides(metric)
         w = estimate(metric, self.window.aggs, local_requests=self.local(self.window))
         enough_w = self.sizes.enough(metric, w, self.attempts, self.sizes.attempts)
         use_days = np.zeros(len(self.attempts), dtype=bool)
         spread: DaySpread | None = None
-        if self.days:
-            spread = self.spread(metric, self.days)
+        if sides.days:
+            spread = self.spread(metric, sides.days)
             if self.seasonal:
                 seasonal = against_days(
                     w,
@@ -249,16 +295,16 @@ class _Report:
         if calendar_only:
             self._drift_test(metric, w, enough_w, spread)
             return
-        if len(self.slices) >= MIN_SLICES:
+        if len(sides.slices) >= MIN_SLICES:
             # Short history: the window against the slices of the period before it, so
             # that a peak no worse than the day's other hours stays within their spread.
-            hours = self.spread(metric, self.slices)
+            hours = self.spread(metric, sides.slices)
             sliced = against_days(w, hours, min_days=MIN_SLICES, logged=kind == "percentile")
             use_slices = enough_w & (hours.days >= MIN_SLICES) & ~use_days
             self.add(use_slices, metric, "change", self.preceding_baseline, w, sliced)
             use_days = use_days | use_slices
-        b = estimate(metric, self.preceding.aggs, local_requests=self.local(self.preceding))
-        b_attempts = self.preceding.aggs.column("attempts")
+        b = estimate(metric, sides.preceding.aggs, local_requests=self.local(sides.preceding))
+        b_attempts = sides.preceding.aggs.column("attempts")
         enough_b = self.sizes.enough(metric, b, b_attempts, self.sizes.baseline)
         events = None
         if kind == "rate":
@@ -276,10 +322,11 @@ class _Report:
     ) -> None:
         """``metric``'s window against the drift reference, its noise from the days' spread."""
         reference = self.reference_baseline()
-        if self.reference is not None and spread is not None and reference is not None:
+        side = self.sides(metric).reference
+        if side is not None and spread is not None and reference is not None:
             baseline, _, pooled = reference
-            r = estimate(metric, self.reference.aggs, local_requests=self.local(self.reference))
-            r_attempts = self.reference.aggs.column("attempts")
+            r = estimate(metric, side.aggs, local_requests=self.local(side))
+            r_attempts = side.aggs.column("attempts")
             enough_r = self.sizes.enough(metric, r, r_attempts, self.sizes.baseline)
             drift = against_reference(w, r, spread, reference_days=pooled)
             use = enough_w & enough_r & np.isfinite(spread.trend_tau2)

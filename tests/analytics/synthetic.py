@@ -46,6 +46,15 @@ class Profile:
     energy_mj_mean: float = 0.0
     energy_mj_sd: float = 0.0
     thermal_share: float = 0.0
+    #: Devices the attempts come from (0: every attempt independent of the others). Real
+    #: attempts come in bursts from few devices, some on a slow network, and those few
+    #: move a tail percentile together.
+    sources: int = 0
+    #: Share of the sources on a slow network, and how much slower their attempts are.
+    slow_sources: float = 0.0
+    slow_factor: float = 1.0
+    #: Spread (log-normal sigma) of how many attempts each source makes.
+    source_activity_sigma: float = 1.0
 
     def degraded(self, **changes: float) -> Profile:
         """The same profile with some values changed."""
@@ -80,6 +89,26 @@ def _beta(mean: float, concentration: float) -> tuple[float, float]:
     return mean * concentration, (1 - mean) * concentration
 
 
+def _slow_attempts(p: Profile, rng: np.random.Generator) -> int:
+    """How many of the period's attempts come from sources on a slow network."""
+    if p.sources <= 0 or p.slow_sources <= 0 or p.attempts == 0:
+        return 0
+    activity = rng.lognormal(0.0, p.source_activity_sigma, p.sources)
+    per_source = rng.multinomial(p.attempts, activity / activity.sum())
+    return int(per_source[rng.random(p.sources) < p.slow_sources].sum())
+
+
+def _latency_histogram(
+    n: int, median_ms: float, sigma: float, rng: np.random.Generator
+) -> np.ndarray:
+    """``n`` log-normal latencies counted in the store's histogram buckets."""
+    cdf = stats.norm.cdf((np.log(_EDGES) - np.log(median_ms)) / sigma)
+    probs = np.diff(cdf)
+    probs[0] += cdf[0]
+    probs[-1] += 1 - cdf[-1]
+    return rng.multinomial(n, probs / probs.sum())
+
+
 def sample_aggregates(profiles: Mapping[int, Profile], rng: np.random.Generator) -> Aggregates:
     """Per-segment-id aggregates of one period, drawn from each segment's profile."""
     ids = sorted(profiles)
@@ -97,13 +126,15 @@ def sample_aggregates(profiles: Mapping[int, Profile], rng: np.random.Generator)
         fallbacks = rng.binomial(n, p.fallback_rate)
         values["fallbacks"] = fallbacks
         values["fallback_low_confidence"] = fallbacks
-        mu, sigma = np.log(p.latency_median_ms), p.latency_sigma
-        cdf = stats.norm.cdf((np.log(_EDGES) - mu) / sigma)
-        probs = np.diff(cdf)
-        probs[0] += cdf[0]
-        probs[-1] += 1 - cdf[-1]
-        latency[row] = rng.multinomial(n, probs / probs.sum())
-        values["latency_ms_sum"] = n * p.latency_median_ms * np.exp(sigma * sigma / 2)
+        sigma = p.latency_sigma
+        slow = _slow_attempts(p, rng)
+        latency[row] = _latency_histogram(n - slow, p.latency_median_ms, sigma, rng)
+        slow_median = p.latency_median_ms * p.slow_factor
+        if slow:
+            latency[row] += _latency_histogram(slow, slow_median, sigma, rng)
+        values["latency_ms_sum"] = (
+            (n - slow) * p.latency_median_ms + slow * slow_median
+        ) * np.exp(sigma * sigma / 2)
         a, b = _beta(p.confidence_mean, p.concentration)
         edges = np.linspace(0, 1, CONFIDENCE_BINS + 1)
         cprobs = np.diff(stats.beta.cdf(edges, a, b))
