@@ -230,10 +230,12 @@ class AnalyticsSettings(Section):
         description="Fewest attempts an earlier day needs to count in a calendar baseline.",
     )
     min_tail_attempts: int = Field(
-        default=10,
+        default=40,
         ge=1,
-        description="Fewest attempts above a latency percentile for it to be tested (p99 on "
-        "1,000 attempts has 10); below, that percentile is not judged.",
+        description="Fewest attempts above a latency percentile for it to be tested (p95 on "
+        "800 attempts has 40, p99 on 4,000); below, that percentile is not judged. Attempts "
+        "come in bursts from few devices, so a thinner tail says more about which devices "
+        "were busy than about the segment (see benchmarks/tails.py).",
     )
     drift_after: str | None = Field(
         default="7d",
