@@ -132,9 +132,9 @@ def sample_aggregates(profiles: Mapping[int, Profile], rng: np.random.Generator)
         slow_median = p.latency_median_ms * p.slow_factor
         if slow:
             latency[row] += _latency_histogram(slow, slow_median, sigma, rng)
-        values["latency_ms_sum"] = (
-            (n - slow) * p.latency_median_ms + slow * slow_median
-        ) * np.exp(sigma * sigma / 2)
+        values["latency_ms_sum"] = ((n - slow) * p.latency_median_ms + slow * slow_median) * np.exp(
+            sigma * sigma / 2
+        )
         a, b = _beta(p.confidence_mean, p.concentration)
         edges = np.linspace(0, 1, CONFIDENCE_BINS + 1)
         cprobs = np.diff(stats.beta.cdf(edges, a, b))
