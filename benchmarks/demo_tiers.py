@@ -4,10 +4,11 @@ The demo slows tagger-mobile 3.2.0 on galaxy-a14 phones 20 seconds into its
 live stream; nothing is done to the edge and the cloud. This benchmark moves
 that slowdown ``--minutes`` into the past, backfills 2 hours before it and the
 slowdown itself through ``tierwatch serve`` and ``tierwatch simulate`` for each
-seed, then judges ``by tier,task`` with the demo's settings (5-minute window,
-the 2 hours before it) at an end every 10 seconds across the slowdown. It
-prints how many edge and cloud segment-reports were ``warn`` or ``degraded``,
-and each of them.
+seed, then judges ``by tier`` and ``by tier,task`` (what the demo's tier cards
+and its test read) with the demo's settings (5-minute window, the 2 hours
+before it) at an end every 10 seconds across the slowdown. It prints how many
+edge and cloud segment-reports were ``warn`` or ``degraded``, and each of them,
+and how long after the slowdown began the device tier was first ``degraded``.
 
     .venv/bin/python benchmarks/demo_tiers.py --seeds 7 8 9 1 2 3 4
 """
@@ -73,31 +74,41 @@ def main() -> None:
     args = parser.parse_args()
     settings = AnalyticsSettings(default_window="5m", default_baseline="2h")
     tally: Counter[tuple[str, str]] = Counter()
+    first: dict[int, float] = {}
     began = time.monotonic()
     for seed in args.seeds:
         with tempfile.TemporaryDirectory(prefix="tierwatch-demo-tiers-") as tmp:
             db = replay(seed, minutes=args.minutes, rate=args.rate, folder=Path(tmp))
             engine = make_engine(db)
-            for k in range(args.minutes * 6):
+            began_at = END - timedelta(minutes=args.minutes)
+            for k in range(args.minutes * 6 - 1, -1, -1):
                 at = END - timedelta(seconds=10 * k)
                 with engine.connect() as conn:
-                    report = health_report(
-                        conn, end=at, window=timedelta(minutes=5), baseline=None,
-                        by=("tier", "task"), fleet=None, settings=settings,
-                    )  # fmt: skip
-                for segment in report.segments:
-                    tier = segment.key["tier"]
-                    if tier == "device":
-                        continue
-                    tally[(tier, segment.status)] += 1
-                    if segment.status in ("warn", "degraded"):
-                        words = "; ".join(f.explanation for f in segment.findings)
-                        print(f"seed {seed} {at:%H:%M:%S} {segment.key} {segment.status}: {words}")
+                    for by in (("tier",), ("tier", "task")):
+                        report = health_report(
+                            conn, end=at, window=timedelta(minutes=5), baseline=None,
+                            by=by, fleet=None, settings=settings,
+                        )  # fmt: skip
+                        for segment in report.segments:
+                            tier = segment.key["tier"]
+                            if tier == "device":
+                                if by == ("tier",) and segment.status == "degraded":
+                                    first.setdefault(seed, (at - began_at).total_seconds())
+                                continue
+                            tally[(tier, segment.status)] += 1
+                            if segment.status in ("warn", "degraded"):
+                                words = "; ".join(f.explanation for f in segment.findings)
+                                print(
+                                    f"seed {seed} {at:%H:%M:%S} {segment.key} "
+                                    f"{segment.status}: {words}"
+                                )
             engine.dispose()
     for tier in ("edge", "cloud"):
         judged = sum(n for (t, s), n in tally.items() if t == tier and s != "insufficient_data")
         flagged = tally[(tier, "warn")] + tally[(tier, "degraded")]
         print(f"{tier}: {flagged} flagged of {judged} judged segment-reports")
+    times = ", ".join(f"seed {seed}: {first.get(seed, float('nan')):.0f} s" for seed in args.seeds)
+    print(f"device tier first degraded after the slowdown began: {times}")
     print(f"{len(args.seeds)} seeds in {time.monotonic() - began:.0f} s")
 
 
