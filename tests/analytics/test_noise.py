@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from analytics.comparisons import against_days, day_spread
+from analytics.comparisons import DaySpread, against_days, day_spread
 from analytics.estimates import Estimate, percentile
 from analytics.histograms import LATENCY_BINS, LATENCY_OFFSET
 from collector import buckets
@@ -42,19 +42,19 @@ def test_a_clump_at_the_median_does_not_pass_for_precision() -> None:
     assert est.variance[0] > 0.3 * (1.2533 * 0.5) ** 2 / 100
 
 
-def _periods(values: list[float], variance: float) -> list[Estimate]:
-    return [
-        Estimate(np.array([v]), np.array([v]), np.array([variance]), np.array([400.0]))
-        for v in values
+def _slices() -> DaySpread:
+    """24 slices of sampling variance 0.01 whose values spread twice that."""
+    values = np.random.default_rng(3).normal(0.0, np.sqrt(2 * 0.01), 24)
+    periods = [
+        Estimate(np.array([v]), np.array([v]), np.array([0.01]), np.array([400.0])) for v in values
     ]
+    return day_spread(periods, np.ones((24, 1), dtype=bool))
 
 
 def test_slices_that_spread_beyond_their_sampling_widen_a_wide_window() -> None:
     # 24 slices spread twice their sampling variance; a window whose own sampling is
     # four times theirs (a burst stretched its tail) is judged with twice its own
-    rng = np.random.default_rng(3)
-    values = list(rng.normal(0.0, np.sqrt(2 * 0.01), 24))
-    spread = day_spread(_periods(values, 0.01), np.ones((24, 1), dtype=bool))
+    spread = _slices()
     window = Estimate(np.array([0.5]), np.array([0.5]), np.array([0.04]), np.array([400.0]))
     cmp = against_days(window, spread, min_days=3, logged=False)
     dispersion = float(spread.dispersion[0])
@@ -66,9 +66,7 @@ def test_slices_that_spread_beyond_their_sampling_widen_a_wide_window() -> None:
 
 def test_slices_that_spread_by_level_add_to_a_narrow_window() -> None:
     # the same slices; a window as narrow as they are takes their spread added
-    rng = np.random.default_rng(3)
-    values = list(rng.normal(0.0, np.sqrt(2 * 0.01), 24))
-    spread = day_spread(_periods(values, 0.01), np.ones((24, 1), dtype=bool))
+    spread = _slices()
     window = Estimate(np.array([0.5]), np.array([0.5]), np.array([0.01]), np.array([400.0]))
     cmp = against_days(window, spread, min_days=3, logged=False)
     sd = np.sqrt(0.01 + spread.tau2[0] + spread.mean_variance[0])
