@@ -202,24 +202,21 @@ class _Report:
         if metric not in estimates.PERCENTILES or self.mix is None:
             return plain
         if self._at_window_mix is None:
-            per_id = [
-                (self.observed.preceding, self.preceding),
-                *zip(self.day_aggregates, self.days, strict=True),
-                *zip(self.slice_aggregates, self.slices, strict=True),
-            ]
-            if self.observed.reference is not None and self.reference is not None:
-                per_id.append((self.observed.reference, self.reference))
-            mixed = standardise(
-                self.mix, self.observed.window, [(a, side.aggs) for a, side in per_id]
+            mix, window_cells = self.mix, self.mix.cells(self.observed.window)
+
+            def at_mix(per_id: Aggregates, side: Segmented) -> Segmented:
+                aggs = standardise(mix, side.aggs, per_id, window_cells)
+                return dataclasses.replace(side, aggs=aggs)
+
+            reference = self.reference
+            if self.observed.reference is not None and reference is not None:
+                reference = at_mix(self.observed.reference, reference)
+            self._at_window_mix = _Sides(
+                at_mix(self.observed.preceding, self.preceding),
+                [at_mix(a, d) for a, d in zip(self.day_aggregates, self.days, strict=True)],
+                [at_mix(a, s) for a, s in zip(self.slice_aggregates, self.slices, strict=True)],
+                reference,
             )
-            sides = [
-                dataclasses.replace(side, aggs=m)
-                for (_, side), m in zip(per_id, mixed, strict=True)
-            ]
-            days, rest = sides[1 : 1 + len(self.days)], sides[1 + len(self.days) :]
-            slices = rest[: len(self.slices)]
-            reference = rest[len(self.slices)] if len(rest) > len(self.slices) else None
-            self._at_window_mix = _Sides(sides[0], days, slices, reference)
         return self._at_window_mix
 
     def local(self, side: Segmented) -> np.ndarray | None:

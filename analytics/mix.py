@@ -38,10 +38,7 @@ class TaskMix:
     def cells(self, per_id: Aggregates) -> np.ndarray:
         """The latency histograms of every cell (cells x buckets)."""
         codes = self.cell.reindex(per_id.labels).fillna(-1).to_numpy(dtype=np.int64)
-        out = np.zeros((len(self.parent), per_id.latency.shape[1]))
-        keep = codes >= 0
-        np.add.at(out, codes[keep], per_id.latency[keep])
-        return out
+        return aggregates.group(per_id, codes, np.arange(len(self.parent))).latency
 
 
 def task_mix(segments: pd.DataFrame, by: Sequence[str], groups: Grouping) -> TaskMix | None:
@@ -49,35 +46,24 @@ def task_mix(segments: pd.DataFrame, by: Sequence[str], groups: Grouping) -> Tas
     if "task" in by or not len(segments):
         return None
     cells = grouping(segments, (*by, "task"))
-    parent_of_id = groups.code.reindex(segments.index)
-    cell_of_id = cells.code.reindex(segments.index)
-    parent = np.full(len(cells.keys), -1, dtype=np.int64)
-    parent[cell_of_id.to_numpy()] = parent_of_id.to_numpy()
-    if (parent < 0).any():  # a cell with no segment: cannot happen for a store's segments
-        return None
+    cell_of_id = cells.code.reindex(segments.index).to_numpy()
+    parent = np.empty(len(cells.keys), dtype=np.int64)
+    parent[cell_of_id] = groups.code.reindex(segments.index).to_numpy()
     return TaskMix(cells.code, parent, len(groups.keys))
 
 
 def standardise(
-    mix: TaskMix, window: Aggregates, periods: Sequence[tuple[Aggregates, Aggregates]]
-) -> list[Aggregates]:
-    """Each grouped period at the window's mix: ``periods`` pairs per-id and grouped aggregates."""
-    window_cells = mix.cells(window)
-    return [
-        _standardised(mix, grouped, mix.cells(per_id), window_cells) for per_id, grouped in periods
-    ]
-
-
-def _standardised(
-    mix: TaskMix, period: Aggregates, per_task: np.ndarray, window_cells: np.ndarray
+    mix: TaskMix, period: Aggregates, per_id: Aggregates, window_cells: np.ndarray
 ) -> Aggregates:
-    """``period`` with each segment's latency histogram at the window's mix of tasks.
+    """``period`` (grouped) with each segment's latency histogram at the window's mix of tasks.
 
-    Each task present in both the window and the period weighs its share of the
-    window among such tasks; the histogram keeps the period's count of attempts
-    of those tasks, so its sampling is read as it was. A segment with no task in
-    common keeps its own histogram.
+    ``per_id`` is the same period per segment id and ``window_cells`` the
+    window's :meth:`TaskMix.cells`. Each task present in both the window and the
+    period weighs its share of the window among such tasks; the histogram keeps
+    the period's count of attempts of those tasks, so its sampling is read as it
+    was. A segment with no task in common keeps its own histogram.
     """
+    per_task = mix.cells(per_id)
     window_n = window_cells.sum(axis=1)
     period_n = per_task.sum(axis=1)
     common = (window_n > 0) & (period_n > 0)

@@ -51,7 +51,7 @@ def test_a_baseline_takes_the_windows_mix_of_tasks() -> None:
     mix = task_mix(SEGMENTS, ("tier",), groups)
     assert mix is not None
     grouped = segment_by(baseline, SEGMENTS, groups).aggs
-    (mixed,) = standardise(mix, window, [(baseline, grouped)])
+    mixed = standardise(mix, grouped, baseline, mix.cells(window))
     # as many attempts as the baseline had, in the window's proportions: 40% fast
     fast = mixed.latency[0][LATENCY_VALUES < 400].sum()
     assert mixed.latency[0].sum() == pytest.approx(100_000)
@@ -71,7 +71,7 @@ def test_a_task_missing_from_the_baseline_weighs_nothing() -> None:
     mix = task_mix(SEGMENTS, ("tier",), groups)
     assert mix is not None
     grouped = segment_by(baseline, SEGMENTS, groups).aggs
-    (mixed,) = standardise(mix, window, [(baseline, grouped)])
+    mixed = standardise(mix, grouped, baseline, mix.cells(window))
     np.testing.assert_allclose(mixed.latency, grouped.latency)
 
 
