@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from simulator.fleet import DAY, Picker, Versions, build_devices, node_ranks
+from simulator.fleet import COOLING_TAU, DAY, Picker, Versions, build_devices, node_ranks
 from simulator.router import PlannedRequest, Router
 from simulator.scenario import NS, Scenario
 from simulator.senders import SeededIds, Senders, SenderStats
@@ -30,6 +30,11 @@ BACKFILL_STEP = 60 * NS
 #: Spans recorded but not yet handed to exporters before the backfill waits for them.
 MAX_QUEUED = 40_000
 LIVE_TICK = 0.2
+#: How long the fleet runs unrecorded before its first recorded moment. Devices heat
+#: up from their own inference over a few cooling times; a fleet that started cold
+#: would route fewer requests away from hot phones for its first half hour, and that
+#: would show as a change at the start of every backfill and every live stream.
+WARM_UP = 4 * COOLING_TAU
 
 
 @dataclass(frozen=True)
@@ -83,7 +88,9 @@ class Simulation:
         self.anchor_ns = anchor_ns if anchor_ns is not None else time.time_ns() // NS * NS
         self.start_ns = self.anchor_ns - history_ns
         count = scenario.devices if devices is None else devices
-        self.devices = build_devices(scenario, count=count, seed=self.seed, start_ns=self.start_ns)
+        self.devices = build_devices(
+            scenario, count=count, seed=self.seed, start_ns=self.start_ns - WARM_UP
+        )
         self._picker = Picker(self.devices)
         self.router = Router(
             scenario,
@@ -104,6 +111,7 @@ class Simulation:
         self._clock = self.start_ns
         self.requests = 0
         self.attempts = 0
+        self._warm_up(self.rate if history_ns else self.live_rate)
 
     # -- arrivals --------------------------------------------------------------------
 
@@ -118,16 +126,29 @@ class Simulation:
         The overshooting draw is discarded: a Poisson process has no memory, so
         starting afresh at ``until`` changes nothing.
         """
-        t = self._clock
+        yield from self._times(self._rng, rate, self._clock, until)
+        self._clock = until
+
+    def _times(self, rng: random.Random, rate: float, t: int, until: int) -> Iterator[int]:
+        """Poisson arrival times after ``t`` up to ``until``, at the daily cycle's rate."""
         while True:
             per_second = self._rate_at(rate, t)
             if per_second <= 0:
-                break
-            t += int(self._rng.expovariate(per_second) * NS) + 1
+                return
+            t += int(rng.expovariate(per_second) * NS) + 1
             if t > until:
-                break
+                return
             yield t
-        self._clock = until
+
+    def _warm_up(self, rate: float) -> None:
+        """Plan ``WARM_UP`` of requests before the start and keep only what they did to devices.
+
+        The warm-up draws from its own generator, so the recorded requests are the
+        same ones whatever its length; only the devices' state carries over.
+        """
+        rng = random.Random(f"warm-up:{self.seed}")
+        for t in self._times(rng, rate, self.start_ns - WARM_UP, self.start_ns - 1):
+            self.router.plan(rng, self._picker.pick(rng), t)
 
     def _plan(self, t: int) -> PlannedRequest:
         device = self._picker.pick(self._rng)

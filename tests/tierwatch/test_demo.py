@@ -49,11 +49,21 @@ def get(port: int, path: str) -> Any:
         return json.load(resp)
 
 
-def health(port: int, by: str) -> dict[tuple[str, ...], str]:
-    """Status per segment of ``/api/v1/health?by=...``, without window or baseline."""
+def health(port: int, by: str, why: dict[tuple[str, ...], str]) -> dict[tuple[str, ...], str]:
+    """Status per segment of ``/api/v1/health?by=...``, without window or baseline.
+
+    The findings of edge and cloud segments that are ``warn`` or ``degraded`` go
+    into ``why``, so that a failure says what was seen.
+    """
     dims = by.split(",")
     report = get(port, f"/api/v1/health?by={by}")
-    return {tuple(s["key"][d] for d in dims): s["status"] for s in report["segments"]}
+    statuses = {}
+    for s in report["segments"]:
+        key = tuple(s["key"][d] for d in dims)
+        statuses[key] = s["status"]
+        if key[0] != "device" and s["status"] in ("warn", "degraded"):
+            why[key] = "; ".join(f["explanation"] for f in s["findings"])
+    return statuses
 
 
 def tier_cards(port: int) -> dict[str, str]:
@@ -105,14 +115,19 @@ class Look:
     tiers: dict[tuple[str, ...], str]
     tasks: dict[tuple[str, ...], str]
     cards: dict[str, str]
+    #: The findings of edge and cloud segments that were not ``ok``.
+    why: dict[tuple[str, ...], str]
 
     def __str__(self) -> str:
         worse = {k: v for k, v in self.tasks.items() if v != "ok"}
-        return f"+{self.at:.0f}s tiers={self.tiers} cards={self.cards} tier,task not ok={worse}"
+        text = f"+{self.at:.0f}s tiers={self.tiers} cards={self.cards} tier,task not ok={worse}"
+        return text + "".join(f"\n    {key}: {words}" for key, words in self.why.items())
 
 
 def look(port: int, at: float) -> Look:
-    return Look(at, health(port, "tier"), health(port, "tier,task"), tier_cards(port))
+    why: dict[tuple[str, ...], str] = {}
+    tiers, tasks = health(port, "tier", why), health(port, "tier,task", why)
+    return Look(at, tiers, tasks, tier_cards(port), why)
 
 
 def test_demo_flags_the_degraded_tier_and_alerts_within_two_minutes(tmp_path: Path) -> None:
