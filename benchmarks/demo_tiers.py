@@ -120,7 +120,8 @@ def main() -> None:
                 folder=Path(tmp),
             )  # fmt: skip
             engine = make_engine(db)
-            began_at = args.end - timedelta(minutes=args.minutes, seconds=-20)
+            # the slowdown begins 20 seconds into the live stream
+            began_at = args.end - timedelta(minutes=args.minutes) + timedelta(seconds=20)
             for k in range(args.minutes * 6 - 1, -1, -1):
                 at = args.end - timedelta(seconds=10 * k)
                 with engine.connect() as conn:

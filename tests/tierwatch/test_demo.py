@@ -52,8 +52,8 @@ def get(port: int, path: str) -> Any:
 def health(port: int, by: str, why: dict[tuple[str, ...], str]) -> dict[tuple[str, ...], str]:
     """Status per segment of ``/api/v1/health?by=...``, without window or baseline.
 
-    The findings of edge and cloud segments that are ``warn`` or ``degraded`` go
-    into ``why``, so that a failure says what was seen.
+    The findings of segments that are ``warn`` or ``degraded`` go into ``why``,
+    so that a failure says what was seen.
     """
     dims = by.split(",")
     report = get(port, f"/api/v1/health?by={by}")
@@ -61,7 +61,7 @@ def health(port: int, by: str, why: dict[tuple[str, ...], str]) -> dict[tuple[st
     for s in report["segments"]:
         key = tuple(s["key"][d] for d in dims)
         statuses[key] = s["status"]
-        if key[0] != "device" and s["status"] in ("warn", "degraded"):
+        if s["status"] in ("warn", "degraded"):
             why[key] = "; ".join(f["explanation"] for f in s["findings"])
     return statuses
 
@@ -115,7 +115,7 @@ class Look:
     tiers: dict[tuple[str, ...], str]
     tasks: dict[tuple[str, ...], str]
     cards: dict[str, str]
-    #: The findings of edge and cloud segments that were not ``ok``.
+    #: The findings of the segments that were ``warn`` or ``degraded``.
     why: dict[tuple[str, ...], str]
 
     def __str__(self) -> str:
